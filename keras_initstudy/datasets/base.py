@@ -1,0 +1,67 @@
+"""What every dataset loader returns, and the registry that maps names to loaders."""
+import dataclasses
+from typing import Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from keras_initstudy import errors
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    num_classes: int
+    input_shape: Tuple[int, ...]  # (height, width, channels)
+    class_names: Tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    images: np.ndarray  # float32 in [0, 1], shape (n, height, width, channels)
+    labels: np.ndarray  # int64 class indices, shape (n,)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    train: Split
+    test: Split
+    info: DatasetInfo
+
+
+def split_from_uint8(images: np.ndarray, labels: np.ndarray) -> Split:
+    """Scales uint8 pixels to [0, 1] float32 and adds a channel axis if missing."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    return Split(images=images.astype(np.float32) / 255.0,
+                 labels=np.asarray(labels).astype(np.int64))
+
+
+# A loader takes (data_dir, download) and returns a Dataset.
+Loader = Callable[[Optional[str], bool], Dataset]
+_REGISTRY: Dict[str, Loader] = {}
+
+
+def register(name: str) -> Callable[[Loader], Loader]:
+    """Decorator adding a loader under `name`; a second loader for a name is an error."""
+    def add(loader: Loader) -> Loader:
+        if name in _REGISTRY:
+            raise ValueError(f"dataset {name!r} is registered twice")
+        _REGISTRY[name] = loader
+        return loader
+    return add
+
+
+def names() -> Tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+def load(name: str, data_dir: Optional[str] = None, download: bool = True) -> Dataset:
+    """Loads a registered dataset; an unknown name lists the valid ones."""
+    if name not in _REGISTRY:
+        raise errors.UserError(
+            f"unknown dataset {name!r}; valid names: {', '.join(names())}")
+    return _REGISTRY[name](data_dir, download)

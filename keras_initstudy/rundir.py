@@ -1,0 +1,97 @@
+"""The run directory: one folder per run, every file written atomically.
+
+Layout (one function per path, so readers and writers agree):
+    flags.txt, config.json   the resolved settings (flags.txt works with --flagfile)
+    history.csv              one row per completed epoch
+    checkpoint/              the state an interrupted run resumes from
+    tb/                      TensorBoard events
+    model.keras              the final model
+    DONE                     written last; its presence means the run is complete
+"""
+import contextlib
+import json
+import os
+import tempfile
+from typing import Any, Iterator
+
+from keras_initstudy import config as config_lib
+
+
+def path_for(cfg: config_lib.ExperimentConfig) -> str:
+    return os.path.join(cfg.run.output_dir, cfg.run_name())
+
+
+def flags_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "flags.txt")
+
+
+def config_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "config.json")
+
+
+def history_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "history.csv")
+
+
+def checkpoint_dir(run_dir: str) -> str:
+    return os.path.join(run_dir, "checkpoint")
+
+
+def tensorboard_dir(run_dir: str) -> str:
+    return os.path.join(run_dir, "tb")
+
+
+def model_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "model.keras")
+
+
+def done_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "DONE")
+
+
+def is_done(run_dir: str) -> bool:
+    return os.path.exists(done_path(run_dir))
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yields a temporary path beside `path`; renames it onto `path` on success.
+
+    The temporary name keeps `path`'s file name as its suffix, so writers that
+    check extensions (Keras's `.keras`, `.weights.h5`) accept it. Readers never
+    see a half-written file: a crash leaves only a stray temporary.
+    """
+    directory, name = os.path.split(path)
+    os.makedirs(directory or ".", exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + name, dir=directory or ".")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path: str, text: str) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def write_json(path: str, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_settings(run_dir: str, cfg: config_lib.ExperimentConfig) -> None:
+    """flags.txt (for --flagfile) and config.json (nested, for analysis)."""
+    write_text(flags_path(run_dir), "\n".join(cfg.to_flag_lines()) + "\n")
+    write_json(config_path(run_dir), {
+        "run_name": cfg.run_name(),
+        "non_default": cfg.non_default_hashed(),
+        **cfg.nested(),
+    })
+
+
+def mark_done(run_dir: str) -> None:
+    write_text(done_path(run_dir), "")

@@ -9,14 +9,18 @@ The csv files quote with `'`, and their paths are relative to the csv's folder.
 Labels are row indices 0..368 of symbols.csv; class names are the LaTeX strings.
 Paper 000 §3 uses the classification task's fold 1 (about 151k train / 17k test).
 """
+import contextlib
 import csv
 import hashlib
 import io
 import os
+import socket
+import urllib.parse
 from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging
 from etils import epath
 
 from keras_initstudy import errors
@@ -150,15 +154,45 @@ def manual_dir_for(data_dir: Optional[str]) -> str:
     return os.path.join(tfds_dir, "downloads", "manual")
 
 
+@contextlib.contextmanager
+def _quiet_tfds():
+    old = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.set_verbosity(old)
+
+
+def host_reachable(url: str, timeout: float = 5.0) -> bool:
+    """Whether a TCP connection to the url's host opens within `timeout` seconds.
+
+    Offline, TFDS retries a download for minutes before failing; this check lets
+    the loader say at once where to put the archive instead.
+    """
+    parts = urllib.parse.urlparse(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def load_hasyv2(data_dir: Optional[str], download: bool, fold: int = 1) -> base.Dataset:
     """Prepares (once) and loads one fold; a missing archive gets a one-line error."""
-    builder = Hasyv2(config=f"fold-{fold}", data_dir=data_dir)
-    if not builder.is_prepared():
+    with _quiet_tfds():  # TFDS warns that an unprepared folder has no dataset_info.json
+        builder = Hasyv2(config=f"fold-{fold}", data_dir=data_dir)
+        prepared = builder.is_prepared()
+    if not prepared:
         manual_dir = manual_dir_for(data_dir)
         where = (f"download {ARCHIVE_NAME} from https://zenodo.org/record/259444 and put it "
                  f"in {manual_dir} (or in --data_dir)")
-        if not os.path.exists(os.path.join(manual_dir, ARCHIVE_NAME)) and not download:
-            raise errors.DataError(f"HASYv2 archive not found and download is disabled: {where}")
+        if not os.path.exists(os.path.join(manual_dir, ARCHIVE_NAME)):
+            if not download:
+                raise errors.DataError(f"HASYv2 archive not found and download is disabled: {where}")
+            if not host_reachable(URL):
+                raise errors.DataError(f"HASYv2 archive not found and {urllib.parse.urlparse(URL).hostname} "
+                                       f"is unreachable: {where}")
         try:
             builder.download_and_prepare(
                 download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
@@ -166,8 +200,7 @@ def load_hasyv2(data_dir: Optional[str], download: bool, fold: int = 1) -> base.
             raise
         except Exception as e:  # network errors come in many types
             message = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise errors.DataError(f"HASYv2 archive not found and its download failed "
-                                   f"({message[:200]}): {where}") from e
+            raise errors.DataError(f"preparing HASYv2 failed ({message[:160]}): {where}") from e
     return _as_dataset(builder, fold)
 
 

@@ -1,0 +1,30 @@
+"""Model builders by name: `build(model_config, dataset_info)` -> an uncompiled Keras model."""
+from typing import Callable, Dict
+
+import keras
+
+from keras_initstudy import config as config_lib
+from keras_initstudy import errors
+from keras_initstudy.datasets import base as datasets_base
+from keras_initstudy.models.mlp import build_mlp
+
+
+def _mlp(cfg: config_lib.ModelConfig, info: datasets_base.DatasetInfo) -> keras.Model:
+    return build_mlp(info.input_shape, info.num_classes, width=cfg.width, depth=cfg.depth,
+                     activation=cfg.activation, kernel_initializer=cfg.kernel_initializer,
+                     bias_initializer=cfg.bias_initializer)
+
+
+BUILDERS: Dict[str, Callable[[config_lib.ModelConfig, datasets_base.DatasetInfo], keras.Model]] = {
+    "mlp": _mlp,
+}
+
+
+def names():
+    return tuple(sorted(BUILDERS))
+
+
+def build(cfg: config_lib.ModelConfig, info: datasets_base.DatasetInfo) -> keras.Model:
+    if cfg.model not in BUILDERS:
+        raise errors.UserError(f"unknown model {cfg.model!r}; valid names: {', '.join(names())}")
+    return BUILDERS[cfg.model](cfg, info)

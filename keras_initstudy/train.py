@@ -1,0 +1,36 @@
+"""Trains one model into one run directory.
+
+    python -m keras_initstudy.train                      # paper-000 MLP on the embedded data
+    python -m keras_initstudy.train --dataset=hasyv2 --width=256
+    python -m keras_initstudy.train --flagfile=flags/jesus2021_mlp_hasyv2.flags
+
+Watch it with `tensorboard --logdir=<output_dir>`. Rerunning a finished command
+does nothing; rerunning an interrupted one resumes after its last epoch.
+"""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
+
+from absl import app, flags  # noqa: E402
+
+from keras_initstudy import errors, flagdefs, training  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        sys.exit(f"train: error: unexpected arguments {' '.join(argv[1:])} (flags start with --)")
+    cfg = flagdefs.config_from_flags(FLAGS)
+    try:
+        training.train(cfg)
+    except errors.UserError as e:
+        sys.exit(f"train: error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("train: interrupted; rerun the same command to resume after the last completed epoch")
+
+
+if __name__ == "__main__":
+    flagdefs.define_train_flags()
+    app.run(main)

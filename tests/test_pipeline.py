@@ -1,0 +1,47 @@
+"""The training stream: one permutation per epoch, a function of (seed, epoch) only."""
+import numpy as np
+import tensorflow as tf
+
+from keras_initstudy import pipeline
+from keras_initstudy.datasets import base
+
+
+def split(n):
+    return base.Split(images=np.arange(n, dtype=np.float32).reshape(n, 1, 1, 1),
+                      labels=np.arange(n, dtype=np.int64))
+
+
+def epochs_of(stream, n, batch_size):
+    labels = np.concatenate([y.numpy() for _, y in stream])
+    return labels.reshape(-1, n) if len(labels) % n == 0 else labels
+
+
+class PipelineTest(tf.test.TestCase):
+
+    def test_each_epoch_is_a_permutation_in_batches_with_a_partial_last(self):
+        stream = pipeline.train_stream(split(10), batch_size=4, seed=0, first_epoch=0, end_epoch=3)
+        sizes = [len(y) for _, y in stream]
+        self.assertEqual(sizes, [4, 4, 2] * 3)
+        self.assertEqual(pipeline.steps_per_epoch(10, 4), 3)
+        orders = epochs_of(pipeline.train_stream(split(10), 4, 0, 0, 3), 10, 4)
+        for order in orders:
+            self.assertAllEqual(np.sort(order), np.arange(10))
+        self.assertNotAllEqual(orders[0], orders[1])
+
+    def test_images_follow_labels(self):
+        for x, y in pipeline.train_stream(split(10), 3, 5, 0, 1):
+            self.assertAllEqual(x.numpy().reshape(-1), y.numpy())
+
+    def test_starting_late_replays_the_same_epochs(self):
+        full = epochs_of(pipeline.train_stream(split(12), 5, 3, 0, 4), 12, 5)
+        late = epochs_of(pipeline.train_stream(split(12), 5, 3, 2, 4), 12, 5)
+        self.assertAllEqual(full[2:], late)
+
+    def test_seed_changes_the_order(self):
+        a = epochs_of(pipeline.train_stream(split(50), 50, 1, 0, 1), 50, 50)
+        b = epochs_of(pipeline.train_stream(split(50), 50, 2, 0, 1), 50, 50)
+        self.assertNotAllEqual(a, b)
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -1,0 +1,103 @@
+"""training.train in-process: complete run dirs, bit-identical reruns, exact resume."""
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
+
+from keras_initstudy import callbacks, config, rundir, training
+
+SMALL = dict(width=16, epochs=3, deterministic=True)
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stops a run at the start of epoch `at` (0-based), after `at` epochs were checkpointed."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+
+def scalar_tags(folder):
+    tags = set()
+    for name in os.listdir(folder):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+            tags.update(v.tag for v in event.summary.value)
+    return tags
+
+
+def final_weights(run_dir):
+    return [w.numpy() for w in keras.models.load_model(rundir.model_path(run_dir)).weights]
+
+
+class TrainingTest(tf.test.TestCase):
+
+    def tearDown(self):
+        tf_config.disable_op_determinism()  # process-wide; keep other tests independent
+        super().tearDown()
+
+    def cfg(self, **kw):
+        return config.ExperimentConfig().replace(**{"output_dir": self.get_temp_dir(), **SMALL, **kw})
+
+    def test_run_directory_is_complete(self):
+        run_dir = training.train(self.cfg(), verbose=0)
+        for path in (rundir.flags_path(run_dir), rundir.config_path(run_dir), rundir.history_path(run_dir),
+                     rundir.model_path(run_dir), rundir.done_path(run_dir)):
+            self.assertTrue(os.path.exists(path), path)
+        rows = callbacks.read_history(rundir.history_path(run_dir))
+        self.assertEqual([int(r["epoch"]) for r in rows], [1, 2, 3])
+        self.assertContainsSubset({"loss", "accuracy", "test_loss", "test_accuracy", "wall_time"}, rows[0])
+        self.assertLess(float(rows[-1]["loss"]), float(rows[0]["loss"]))
+        for split in ("train", "validation"):  # Keras's name for the held-out (here: test) split
+            self.assertContainsSubset({"epoch_loss", "epoch_accuracy"},
+                                      scalar_tags(os.path.join(rundir.tensorboard_dir(run_dir), split)))
+        self.assertEmpty([f for f in os.listdir(run_dir) if f.startswith(".tmp-")])
+
+    def test_finished_run_is_not_redone(self):
+        cfg = self.cfg(epochs=1)
+        run_dir = training.train(cfg, verbose=0)
+        stamp = os.path.getmtime(rundir.model_path(run_dir))
+        self.assertEqual(training.train(cfg, verbose=0), run_dir)
+        self.assertEqual(os.path.getmtime(rundir.model_path(run_dir)), stamp)
+
+    def test_same_seed_deterministic_runs_are_bit_identical(self):
+        a = training.train(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "a")), verbose=0)
+        b = training.train(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "b")), verbose=0)
+        for wa, wb in zip(final_weights(a), final_weights(b)):
+            self.assertAllEqual(wa, wb)
+
+    def test_different_seeds_differ(self):
+        a = training.train(self.cfg(epochs=1, output_dir=os.path.join(self.get_temp_dir(), "a")), verbose=0)
+        b = training.train(self.cfg(epochs=1, seed=1, output_dir=os.path.join(self.get_temp_dir(), "b")),
+                           verbose=0)
+        self.assertNotAllEqual(final_weights(a)[0], final_weights(b)[0])
+
+    def test_interrupted_run_resumes_to_the_uninterrupted_weights(self):
+        whole = training.train(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "whole")), verbose=0)
+        cut = self.cfg(output_dir=os.path.join(self.get_temp_dir(), "cut"))
+        with self.assertRaises(KeyboardInterrupt):
+            training.train(cut, extra_callbacks=[Interrupt(at=2)], verbose=0)
+        run_dir = rundir.path_for(cut)
+        self.assertFalse(rundir.is_done(run_dir))
+        self.assertLen(callbacks.read_history(rundir.history_path(run_dir)), 2)
+        training.train(cut, verbose=0)
+        for wa, wb in zip(final_weights(whole), final_weights(run_dir)):
+            self.assertAllEqual(wa, wb)
+        rows = callbacks.read_history(rundir.history_path(run_dir))
+        whole_rows = callbacks.read_history(rundir.history_path(whole))
+        self.assertEqual([r["epoch"] for r in rows], ["1", "2", "3"])
+        self.assertEqual([r["loss"] for r in rows], [r["loss"] for r in whole_rows])
+
+    def test_checkpoint_keeps_only_the_last_epoch(self):
+        run_dir = training.train(self.cfg(), verbose=0)
+        files = sorted(os.listdir(rundir.checkpoint_dir(run_dir)))
+        self.assertEqual(files, ["epoch-00003.weights.h5", "state.json"])
+
+
+if __name__ == "__main__":
+    tf.test.main()

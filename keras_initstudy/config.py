@@ -29,6 +29,8 @@ class ModelConfig:
     activation: str = "relu"  # paper 000 §3
     kernel_initializer: str = "glorot_uniform"  # paper 000 eq. (1)
     bias_initializer: str = "zeros"  # paper 000 §3: biases initialised at zero
+    mask: str = "none"  # paper 000 Fig. 1 stamps the letter "a"; "none": no mark
+    mask_layer: int = 1  # Dense kernel index (0 = input->hidden_1); 1 = hidden-to-hidden, as in Fig. 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,17 @@ class TrainingConfig:
     optimizer: str = "sgd"  # paper 000 §3: plain SGD
     seed: int = 0
     deterministic: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasureConfig:
+    """What is recorded during training (paper 000 §4-5); none of it changes the training."""
+
+    snapshot_epochs: str = "log:10"  # 'none', 'log:N' or '0,1,2,5,...'; 0 and the last epoch always
+    rmsd_every_steps: int = 0  # also record RMSD every K optimizer steps (0: per epoch only)
+    rmsd_include_biases: bool = False  # paper 000 eq. (3) runs over the edges (kernels) only
+    weight_images: bool = True  # TensorBoard image of one kernel + deviation histograms
+    image_layer: int = 1  # Dense kernel index of the image; 1 = hidden-to-hidden (Fig. 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +67,7 @@ class ExperimentConfig:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    measure: MeasureConfig = dataclasses.field(default_factory=MeasureConfig)
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
 
     def sections(self) -> Iterator[Any]:

@@ -4,6 +4,8 @@ Layout (one function per path, so readers and writers agree):
     flags.txt, config.json   the resolved settings (flags.txt works with --flagfile)
     history.csv              one row per completed epoch
     checkpoint/              the state an interrupted run resumes from
+    snapshots/epoch-N.npz    every kernel and bias after N epochs (0 = initial weights)
+    rmsd_steps.csv           RMSD every K optimizer steps, when asked for
     tb/                      TensorBoard events
     model.keras              the final model
     DONE                     written last; its presence means the run is complete
@@ -39,6 +41,27 @@ def checkpoint_dir(run_dir: str) -> str:
 
 def tensorboard_dir(run_dir: str) -> str:
     return os.path.join(run_dir, "tb")
+
+
+def snapshot_dir(run_dir: str) -> str:
+    return os.path.join(run_dir, "snapshots")
+
+
+def snapshot_path(run_dir: str, epoch: int) -> str:
+    return os.path.join(snapshot_dir(run_dir), f"epoch-{epoch:05d}.npz")
+
+
+def snapshot_epochs(run_dir: str) -> list:
+    """The epochs that have a snapshot file, ascending."""
+    folder = snapshot_dir(run_dir)
+    if not os.path.isdir(folder):
+        return []
+    return sorted(int(n[len("epoch-"):-len(".npz")]) for n in os.listdir(folder)
+                  if n.startswith("epoch-") and n.endswith(".npz"))
+
+
+def rmsd_steps_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "rmsd_steps.csv")
 
 
 def model_path(run_dir: str) -> str:

@@ -2,7 +2,8 @@
 
 flags -> ExperimentConfig -> dataset + model + callbacks -> model.fit -> run dir.
 """
-from typing import Iterable, Optional
+import os
+from typing import Iterable, List, Optional
 
 import keras
 from absl import logging
@@ -37,6 +38,25 @@ def build_for(cfg: config_lib.ExperimentConfig, info: datasets.DatasetInfo) -> k
     return compile_model(models.build(cfg.model, info), cfg.training)
 
 
+def measurement_callbacks(model: keras.Model, cfg: config_lib.ExperimentConfig,
+                          run_dir: str) -> List[keras.callbacks.Callback]:
+    """Paper 000's instruments, in the order their values must reach the logs:
+    RMSD (adds to the epoch's logs), snapshots, TensorBoard weight images."""
+    m = cfg.measure
+    initial = callbacks_lib.InitialWeights(model, include_biases=m.rmsd_include_biases)
+    found = [callbacks_lib.DeviationTracker(
+        initial, every_steps=m.rmsd_every_steps,
+        steps_csv=rundir.rmsd_steps_path(run_dir) if m.rmsd_every_steps else None)]
+    schedule = callbacks_lib.parse_schedule(m.snapshot_epochs, cfg.training.epochs)
+    if schedule:
+        found.append(callbacks_lib.WeightSnapshots(run_dir, schedule))
+    if m.weight_images:
+        found.append(callbacks_lib.WeightImages(
+            callbacks_lib.InitialWeights(model) if m.rmsd_include_biases else initial,
+            os.path.join(rundir.tensorboard_dir(run_dir), "weights"), kernel_index=m.image_layer))
+    return found
+
+
 def train(cfg: config_lib.ExperimentConfig,
           extra_callbacks: Iterable[keras.callbacks.Callback] = (),
           verbose: int = 1, dataset: Optional[datasets.Dataset] = None) -> str:
@@ -57,6 +77,7 @@ def train(cfg: config_lib.ExperimentConfig,
     data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
     model = build_for(cfg, data.info)
 
+    measurements = measurement_callbacks(model, cfg, run_dir)  # before restore: they copy w(0)
     initial_epoch = callbacks_lib.restore(model, rundir.checkpoint_dir(run_dir))
     if initial_epoch:
         print(f"resuming {run_dir} after epoch {initial_epoch}")
@@ -71,7 +92,7 @@ def train(cfg: config_lib.ExperimentConfig,
             steps_per_epoch=pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size),
             validation_data=pipeline.eval_batches(data.test),
             shuffle=False,  # the stream is already shuffled per epoch
-            callbacks=[*extra_callbacks,
+            callbacks=[*extra_callbacks, *measurements,
                        keras.callbacks.TensorBoard(log_dir=rundir.tensorboard_dir(run_dir),
                                                    write_graph=False),
                        callbacks_lib.HistoryCSV(rundir.history_path(run_dir), initial_epoch),

@@ -1,5 +1,16 @@
-"""Keras callbacks: history.csv, resumable checkpoints (and, later, measurements)."""
-from keras_initstudy.callbacks.checkpoint import EpochCheckpoint, restore
-from keras_initstudy.callbacks.history import HistoryCSV, read_history
+"""Keras callbacks: history.csv, resumable checkpoints, and paper 000's measurements.
 
-__all__ = ["EpochCheckpoint", "HistoryCSV", "read_history", "restore"]
+Where things are computed:
+    RMSD from the initial weights (paper 000 eq. 3)   deviation.DeviationTracker
+    weight snapshots (w_i, w_f pairs)                 snapshots.WeightSnapshots
+    TensorBoard weight images / deviation histograms  weight_images.WeightImages
+"""
+from keras_initstudy.callbacks.checkpoint import EpochCheckpoint, restore
+from keras_initstudy.callbacks.deviation import DeviationTracker
+from keras_initstudy.callbacks.history import HistoryCSV, read_history
+from keras_initstudy.callbacks.initial_weights import InitialWeights
+from keras_initstudy.callbacks.snapshots import WeightSnapshots, load_snapshot, parse_schedule
+from keras_initstudy.callbacks.weight_images import WeightImages
+
+__all__ = ["DeviationTracker", "EpochCheckpoint", "HistoryCSV", "InitialWeights", "WeightImages",
+           "WeightSnapshots", "load_snapshot", "parse_schedule", "read_history", "restore"]

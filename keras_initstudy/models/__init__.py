@@ -4,14 +4,18 @@ from typing import Callable, Dict
 import keras
 
 from keras_initstudy import config as config_lib
-from keras_initstudy import errors
+from keras_initstudy import errors, initializers
 from keras_initstudy.datasets import base as datasets_base
 from keras_initstudy.models.mlp import build_mlp
 
 
 def _mlp(cfg: config_lib.ModelConfig, info: datasets_base.DatasetInfo) -> keras.Model:
+    if not 0 <= cfg.mask_layer <= cfg.depth:
+        raise errors.UserError(f"--mask_layer={cfg.mask_layer} is not a Dense kernel index 0..{cfg.depth}")
+    kernels = [cfg.kernel_initializer] * (cfg.depth + 1)
+    kernels[cfg.mask_layer] = initializers.masked_or_plain(cfg.kernel_initializer, cfg.mask)
     return build_mlp(info.input_shape, info.num_classes, width=cfg.width, depth=cfg.depth,
-                     activation=cfg.activation, kernel_initializer=cfg.kernel_initializer,
+                     activation=cfg.activation, kernel_initializer=kernels,
                      bias_initializer=cfg.bias_initializer)
 
 

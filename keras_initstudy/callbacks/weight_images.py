@@ -1,0 +1,55 @@
+"""WeightImages: TensorBoard pictures of one weight matrix and histograms of w(t) - w(0).
+
+Paper 000 Fig. 1 shows a letter stamped on the hidden-to-hidden matrix fading (or
+persisting) during training; this callback draws |w| of the chosen kernel, scaled
+by max|w(0)| so that images of different epochs compare, and a histogram of
+w(t) - w(0) per layer. Steps count completed epochs; step 0 is the initialisation.
+Written to <log_dir> (the run's tb/weights/).
+"""
+import keras
+import tensorflow as tf
+
+from keras_initstudy.callbacks.initial_weights import InitialWeights, is_edge_weight, layer_of
+
+
+class WeightImages(keras.callbacks.Callback):
+    def __init__(self, initial: InitialWeights, log_dir: str, kernel_index: int = 1,
+                 histograms: bool = True):
+        super().__init__()
+        kernels = [i for i, v in enumerate(initial.variables) if is_edge_weight(v)]
+        if not 0 <= kernel_index < len(kernels):
+            raise ValueError(f"kernel index {kernel_index} out of range 0..{len(kernels) - 1}")
+        self.initial = initial
+        self.index = kernels[kernel_index]
+        self.log_dir = log_dir
+        self.histograms = histograms
+        self.scale = float(tf.reduce_max(tf.abs(initial.initial[self.index]))) or 1.0
+        self._writer = None
+
+    def image(self) -> tf.Tensor:
+        """|w| / max|w(0)|, clipped to [0, 1], as a (1, rows, cols, 1) image batch."""
+        w = tf.cast(self.initial.variables[self.index].value, tf.float32)
+        w = tf.reshape(w, (w.shape[0], -1))  # conv kernels: inputs x (everything else)
+        return tf.clip_by_value(tf.abs(w) / self.scale, 0.0, 1.0)[tf.newaxis, :, :, tf.newaxis]
+
+    def write(self, step: int) -> None:
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        name = layer_of(self.initial.names[self.index])
+        with self._writer.as_default(step=step):
+            tf.summary.image(f"weights/{name}", self.image())
+            if self.histograms:
+                for name, v, w0 in zip(self.initial.names, self.initial.variables, self.initial.initial):
+                    tf.summary.histogram(f"deviation/{name}", v.value - w0)
+        self._writer.flush()
+
+    def on_train_begin(self, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == 0:
+            self.write(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.write(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()

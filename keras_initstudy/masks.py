@@ -1,0 +1,55 @@
+"""Letter-shaped masks stamped on a weight matrix (paper 000 §4, footnote 5, Fig. 1).
+
+"The letters are stamped to a network's initial configuration of weights by creating
+a bitmap of the same shape as the matrix of weights of the layer being marked,
+rasterizing the letter to the bitmap, and using the resulting binary mask to set to
+zero the weights laying outside the mark's area."
+
+The glyph outline comes from matplotlib's bundled font (TextPath), so no font files
+are needed; a pixel is inside when its centre is inside an odd number of the
+glyph's contours (the even-odd rule, which leaves the holes of 'a', 'e', 'o' open).
+"""
+from typing import Tuple
+
+import numpy as np
+from matplotlib.font_manager import FontProperties
+from matplotlib.path import Path
+from matplotlib.textpath import TextPath
+
+FONT = FontProperties(family="DejaVu Sans", weight="bold")
+MARGIN = 0.05  # fraction of each side left empty around the glyph
+
+
+def glyph_mask(shape: Tuple[int, int], text: str = "a", margin: float = MARGIN) -> np.ndarray:
+    """A float32 0/1 matrix of `shape` (rows, cols) with `text` rasterised on it.
+
+    The glyph's bounding box is centred and stretched to fill the matrix, less
+    `margin` on each side; row 0 is the top, so the letter reads upright when the
+    matrix is shown as an image (rows = inputs of a Dense kernel, cols = outputs).
+    """
+    rows, cols = int(shape[0]), int(shape[1])
+    if rows < 1 or cols < 1:
+        raise ValueError(f"mask shape must be positive, got {shape}")
+    if not text.strip():
+        raise ValueError("mask text must contain a visible character")
+    path = TextPath((0, 0), text, size=1, prop=FONT)
+    polygons = path.to_polygons()
+    points = np.concatenate(polygons)
+    low, high = points.min(axis=0), points.max(axis=0)
+    span = np.maximum(high - low, 1e-9)
+    # Pixel centres in glyph coordinates (y grows upwards in the glyph, downwards in rows).
+    col_centres = (np.arange(cols) + 0.5) / cols
+    row_centres = (np.arange(rows) + 0.5) / rows
+    u = (col_centres - margin) / (1 - 2 * margin)
+    v = 1.0 - (row_centres - margin) / (1 - 2 * margin)
+    xx, yy = np.meshgrid(low[0] + u * span[0], low[1] + v * span[1])
+    centres = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    inside = np.zeros(len(centres), dtype=bool)
+    for polygon in polygons:
+        inside ^= Path(polygon).contains_points(centres)
+    return inside.reshape(rows, cols).astype(np.float32)
+
+
+def render(mask: np.ndarray, on: str = "#", off: str = ".") -> str:
+    """Text picture of a mask, for logs and for eyeballing in tests."""
+    return "\n".join("".join(on if v else off for v in row) for row in np.asarray(mask))

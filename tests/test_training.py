@@ -91,7 +91,8 @@ class TrainingTest(tf.test.TestCase):
         rows = callbacks.read_history(rundir.history_path(run_dir))
         whole_rows = callbacks.read_history(rundir.history_path(whole))
         self.assertEqual([r["epoch"] for r in rows], ["1", "2", "3"])
-        self.assertEqual([r["loss"] for r in rows], [r["loss"] for r in whole_rows])
+        for column in ("loss", "test_loss", "rmsd", "rmsd/hidden_2"):
+            self.assertEqual([r[column] for r in rows], [r[column] for r in whole_rows], column)
 
     def test_checkpoint_keeps_only_the_last_epoch(self):
         run_dir = training.train(self.cfg(), verbose=0)

@@ -15,6 +15,9 @@ import pandas as pd
 from keras_initstudy import rundir
 from keras_initstudy.analysis import deviation
 
+# Bump when the fits change, so cached fits.csv files are recomputed.
+FITS_VERSION = 2
+
 SETTING_COLUMNS = ("experiment", "dataset", "model", "width", "depth", "mask", "seed",
                    "learning_rate", "batch_size", "epochs", "kernel_initializer")
 
@@ -75,14 +78,12 @@ def layers(run_dir: str) -> List[str]:
 
 def compute_fits(run_dir: str) -> pd.DataFrame:
     """One row per snapshot epoch: fits per layer (a0/hidden_1, ..., as in paper 000
-    Figs. A.1-A.2) and for all edge weights pooled (a0, a1, ..., c_opt; the pooled
-    layers have different ranges, so their cumulative sums use local spacing, see
-    deviation.cumulative)."""
+    Figs. A.1-A.2) and for all edge weights pooled (a0, a1, ..., c_opt)."""
     rows = []
     layer_names = layers(run_dir)
     for epoch in rundir.snapshot_epochs(run_dir):
         row = {"epoch": epoch}
-        row.update(deviation.fit(*weight_pairs(run_dir, epoch), uniform=len(layer_names) == 1).as_dict())
+        row.update(deviation.fit(*weight_pairs(run_dir, epoch)).as_dict())
         for layer in layer_names:
             row.update(deviation.fit(*weight_pairs(run_dir, epoch, layer)).as_dict(f"/{layer}"))
         rows.append(row)
@@ -93,12 +94,14 @@ def fits(run_dir: str) -> pd.DataFrame:
     """compute_fits, cached in <run_dir>/fits.csv once the run is DONE."""
     path = os.path.join(run_dir, "fits.csv")
     if os.path.exists(path):
-        return pd.read_csv(path)
+        cached = pd.read_csv(path)
+        if cached.get("fits_version", pd.Series([None])).iloc[0] == FITS_VERSION:
+            return cached.drop(columns="fits_version")
     if not rundir.snapshot_epochs(run_dir):
         return pd.DataFrame({"epoch": []})
     table = compute_fits(run_dir)
     if rundir.is_done(run_dir):
-        rundir.write_text(path, table.to_csv(index=False))
+        rundir.write_text(path, table.assign(fits_version=FITS_VERSION).to_csv(index=False))
     return table
 
 

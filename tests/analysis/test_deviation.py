@@ -1,0 +1,78 @@
+"""Appendix B fits recover parameters planted in synthetic (w_i, w_f) data."""
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+from keras_initstudy.analysis import deviation
+
+N = 40_000
+
+
+def uniform_init(seed=0, limit=0.1, n=N):
+    return np.random.default_rng(seed).uniform(-limit, limit, n)
+
+
+class DeviationFitTest(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.parameters((0.01, 0.9, 0.002), (-0.005, 1.1, 0.004), (0.0, 0.5, 0.001))
+    def test_mean_and_sigma_recovered(self, a0, a1, noise):
+        w_i = uniform_init()
+        w_f = a0 + a1 * w_i + np.random.default_rng(1).normal(0, noise, N)
+        result = deviation.fit(w_i, w_f)
+        self.assertNear(result.a0, a0, 5e-4)
+        self.assertNear(result.a1, a1, 0.01)
+        self.assertNear(result.sigma0, noise, 0.25 * noise)  # B.3-B.4 are noisy at small sigma
+        self.assertNear(result.c_opt, a1, 0.02)
+
+    def test_sigma_as_function_of_w_i(self):
+        """Noise that grows with |w_i|: sigma(w) from eq. (B.4) follows it."""
+        w_i = uniform_init()
+        spread = 0.001 + 0.02 * np.abs(w_i)
+        w_f = w_i + np.random.default_rng(2).normal(0, 1, N) * spread
+        a = deviation.mean_fit(w_i, w_f)
+        b = deviation.second_moment_fit(w_i, w_f)
+        # The quadratic model of <w_f^2> cannot follow |w_i|'s kink; compare at +-0.08 where it holds.
+        for w in (-0.08, 0.08):
+            self.assertNear(float(deviation.sigma(w, a, b)), 0.001 + 0.02 * abs(w), 8e-4)
+
+    def test_untrained_copy(self):
+        w_i = uniform_init()
+        result = deviation.fit(w_i, w_i.copy())
+        self.assertEqual(result.c_opt, 1.0)  # exactly: a delta peak on the line w_f = w_i
+        self.assertNear(result.a1, 1.0, 1e-3)
+        self.assertNear(result.a0, 0.0, 1e-5)
+        self.assertNear(result.sigma0, 0.0, 2e-3)
+
+    def test_c_opt_follows_the_peak_not_the_mean(self):
+        """60% of the points sit tightly on slope 0.8; the rest are pushed up in proportion
+        to w_i, so the mean line is steeper (a1 ~ 1.2) while the peak stays at 0.8."""
+        w_i = uniform_init(seed=3)
+        rng = np.random.default_rng(4)
+        core = rng.random(N) < 0.6
+        tail = rng.exponential(0.05, N) * (1 + 20 * w_i)
+        w_f = 0.8 * w_i + np.where(core, rng.normal(0, 0.001, N), tail)
+        a0, a1 = deviation.mean_fit(w_i, w_f)
+        self.assertGreater(a1, 1.1)
+        self.assertNear(deviation.c_opt(w_i, w_f), 0.8, 0.01)
+
+    def test_pooled_layers_need_the_spacing_weighted_sum(self):
+        """Two layers of different ranges: eq. (B.2)'s constant step biases a1; local spacing does not."""
+        w_i = np.concatenate([uniform_init(0, 0.05, N), uniform_init(1, 0.15, N // 4)])
+        w_f = 0.95 * w_i
+        self.assertNear(deviation.mean_fit(w_i, w_f, uniform=False)[1], 0.95, 0.005)
+        self.assertGreater(abs(deviation.mean_fit(w_i, w_f, uniform=True)[1] - 0.95), 0.1)
+
+    def test_binned_quantiles(self):
+        w_i = uniform_init()
+        noise = np.random.default_rng(5).uniform(-0.01, 0.01, N)  # IQR of U(-0.01, 0.01) is 0.01
+        table = deviation.binned_quantiles(w_i, 2 * w_i + noise, bins=20)
+        self.assertLen(table, 20)
+        self.assertEqual(int(table["count"].sum()), N)
+        self.assertAllClose(table["median"], 2 * table["w_i_centre"], atol=0.002)
+        flat = deviation.binned_quantiles(w_i, 0.05 + noise, bins=20)
+        self.assertAllClose(flat["q75"] - flat["q25"], np.full(20, 0.01), atol=0.0015)
+        self.assertAllClose(flat["median"], np.full(20, 0.05), atol=0.0015)
+
+
+if __name__ == "__main__":
+    tf.test.main()

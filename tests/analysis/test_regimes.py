@@ -1,0 +1,57 @@
+"""Regime times from loss curves with planted minima, jumps and thresholds."""
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from keras_initstudy.analysis import regimes
+
+
+def history(loss, test_loss=None, rmsd=None):
+    epochs = np.arange(1, len(loss) + 1)
+    frame = pd.DataFrame({"epoch": epochs, "loss": loss})
+    if test_loss is not None:
+        frame["test_loss"] = test_loss
+    if rmsd is not None:
+        frame["rmsd"] = rmsd
+    return frame
+
+
+class RegimesTest(tf.test.TestCase):
+
+    def test_planted_minimum_and_jump_to_plateau(self):
+        loss = np.concatenate([np.geomspace(2.0, 0.01, 40),            # epochs 1-40, minimum at 40
+                               np.full(5, 0.012),                      # 41-45
+                               np.full(55, 5.9)])                      # diverges at 46: plateau ln(369)
+        test = np.concatenate([np.geomspace(2.0, 0.5, 20), np.linspace(0.5, 3.0, 80)])  # minimum at 20
+        result = regimes.regimes(history(loss, test))
+        self.assertEqual(result["epoch_min_train_loss"], 40)
+        self.assertNear(result["min_train_loss"], 0.01, 1e-9)
+        self.assertEqual(result["epoch_min_test_loss"], 20)
+        self.assertNear(result["min_test_loss"], 0.5, 1e-9)
+        self.assertEqual(result["divergence_epoch"], 46)
+
+    def test_a_single_spike_is_not_a_divergence(self):
+        loss = np.geomspace(2.0, 0.01, 100)
+        loss[50] = 10.0
+        self.assertTrue(np.isnan(regimes.regimes(history(loss))["divergence_epoch"]))
+
+    def test_nan_loss_counts_as_diverged(self):
+        loss = np.concatenate([np.geomspace(2.0, 0.1, 30), np.full(20, np.nan)])
+        self.assertEqual(regimes.divergence_epoch(np.arange(1, 51), loss), 31)
+
+    def test_steady_training_never_diverges(self):
+        self.assertIsNone(regimes.divergence_epoch(np.arange(1, 101), np.geomspace(2, 1e-4, 100)))
+
+    def test_threshold_time_and_rmsd_there(self):
+        loss = np.geomspace(2.0, 0.001, 100)
+        rmsd = np.linspace(0.001, 0.1, 100)
+        frame = history(loss, rmsd=rmsd)
+        first = int(np.argmax(loss < 0.1))
+        out = regimes.threshold_time(frame, 0.1)
+        self.assertEqual(out["t_theta"], first + 1)
+        self.assertNear(out["rmsd_at_t_theta"], rmsd[first], 1e-12)
+        self.assertTrue(np.isnan(regimes.threshold_time(frame, 1e-6)["t_theta"]))
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -1,0 +1,119 @@
+"""Paper 000's instruments inside real training runs: masks, snapshots, RMSD, images."""
+import os
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from absl.testing import parameterized
+from tensorflow.python.framework import config as tf_config
+
+from keras_initstudy import callbacks, config, masks, rundir, training
+from keras_initstudy.analysis import runs
+
+
+def scalar_and_image_tags(folder):
+    tags = set()
+    for name in os.listdir(folder):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+            tags.update(v.tag for v in event.summary.value)
+    return tags
+
+
+class ScheduleTest(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.parameters(
+        ("0,1,2,5,10", 100, [0, 1, 2, 5, 10, 100]),
+        ("5,500", 100, [0, 5, 100]),
+        ("none", 100, []),
+        ("log:4", 1000, [0, 1, 10, 100, 1000]),
+        ("log:1", 7, [0, 1, 7]),
+    )
+    def test_parse(self, spec, epochs, expected):
+        self.assertEqual(callbacks.parse_schedule(spec, epochs), expected)
+
+    def test_bad_specs(self):
+        for spec in ("log:0", "-1,2", "x"):
+            with self.subTest(spec), self.assertRaises(ValueError):
+                callbacks.parse_schedule(spec, 10)
+
+
+class MeasuredRunTest(tf.test.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.out = cls.create_tempdir_for_class()
+        cfg = config.ExperimentConfig().replace(
+            output_dir=cls.out, width=24, epochs=3, mask="a", snapshot_epochs="0,2",
+            rmsd_every_steps=20, deterministic=True)
+        cls.run_dir = training.train(cfg, verbose=0)
+        tf_config.disable_op_determinism()
+
+    @classmethod
+    def create_tempdir_for_class(cls):
+        import tempfile
+        cls._tmp = tempfile.TemporaryDirectory()
+        return cls._tmp.name
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+        super().tearDownClass()
+
+    def test_masked_weights_are_exactly_zero_at_epoch_zero(self):
+        w0 = runs.load_snapshot(self.run_dir, 0)["hidden_2/kernel"]
+        mask = masks.glyph_mask(w0.shape, "a")
+        self.assertAllEqual(w0[mask == 0], np.zeros(int((mask == 0).sum()), np.float32))
+        self.assertEqual(int(np.count_nonzero(w0[mask == 1])), int(mask.sum()))
+        # Other layers are not masked.
+        self.assertEqual(int(np.count_nonzero(runs.load_snapshot(self.run_dir, 0)["hidden_1/kernel"])), 784 * 24)
+
+    def test_snapshots_at_schedule_and_last_epoch(self):
+        self.assertEqual(rundir.snapshot_epochs(self.run_dir), [0, 2, 3])
+        snap = runs.load_snapshot(self.run_dir, 3)
+        self.assertEqual(sorted(snap), ["hidden_1/bias", "hidden_1/kernel", "hidden_2/bias",
+                                        "hidden_2/kernel", "output/bias", "output/kernel"])
+        final = [w.numpy() for w in __import__("keras").models.load_model(rundir.model_path(self.run_dir)).weights]
+        self.assertAllEqual(snap["hidden_1/kernel"], final[0])
+
+    def test_rmsd_in_history_matches_snapshots(self):
+        """Eq. (3) over the edge weights, recomputed on the host from the npz files."""
+        history = pd.read_csv(rundir.history_path(self.run_dir))
+        w0, w3 = runs.load_snapshot(self.run_dir, 0), runs.load_snapshot(self.run_dir, 3)
+        kernels = [k for k in w0 if k.endswith("kernel")]
+        squared = sum(float(np.sum((w3[k].astype(np.float64) - w0[k]) ** 2)) for k in kernels)
+        count = sum(w0[k].size for k in kernels)
+        last = history.iloc[-1]
+        self.assertNear(last["rmsd"], np.sqrt(squared / count), 1e-6)
+        layer = np.sqrt(np.mean((w3["hidden_2/kernel"].astype(np.float64) - w0["hidden_2/kernel"]) ** 2))
+        self.assertNear(last["rmsd/hidden_2"], layer, 1e-6)
+        self.assertTrue(np.all(np.diff(history["rmsd"]) > 0))
+
+    def test_rmsd_every_k_steps(self):
+        steps = pd.read_csv(rundir.rmsd_steps_path(self.run_dir))
+        # 6000 examples / 128 = 47 steps per epoch, 3 epochs: steps 20, 40, ..., 140
+        self.assertEqual(steps["step"].tolist(), list(range(20, 141, 20)))
+        self.assertEqual(steps["epoch"].tolist(), [0, 0, 1, 1, 2, 2, 2])
+
+    def test_tensorboard_has_rmsd_image_and_histograms(self):
+        tb = rundir.tensorboard_dir(self.run_dir)
+        self.assertIn("epoch_rmsd", scalar_and_image_tags(os.path.join(tb, "train")))
+        weights = scalar_and_image_tags(os.path.join(tb, "weights"))
+        self.assertIn("weights/hidden_2", weights)
+        self.assertIn("deviation/hidden_1/kernel", weights)
+
+    def test_tensorboard_image_at_step_zero_shows_the_letter(self):
+        folder = os.path.join(rundir.tensorboard_dir(self.run_dir), "weights")
+        for name in os.listdir(folder):
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+                for value in event.summary.value:
+                    if value.tag == "weights/hidden_2" and event.step == 0:
+                        png = tf.make_ndarray(value.tensor)[2]  # [width, height, encoded PNG]
+                        image = tf.io.decode_png(png).numpy()[..., 0]
+                        self.assertAllEqual(image > 0, masks.glyph_mask((24, 24), "a") > 0)
+                        return
+        self.fail("no step-0 image of hidden_2")
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -1,0 +1,98 @@
+"""The sweep binary end to end (skips finished runs, records failures) and every
+tools/ figure script on its output."""
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import tensorflow as tf
+
+from keras_initstudy import config, sweep
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=ENV, cwd=ROOT,
+                          timeout=600)
+
+
+class SweepTest(tf.test.TestCase):
+
+    def test_grid_records_failures_and_goes_on(self):
+        base = config.ExperimentConfig().replace(output_dir=self.get_temp_dir(), epochs=1,
+                                                 snapshot_epochs="none", weight_images=False)
+        good = sweep.grid(base, ["fashion_mnist_mini"], ["4"], ["0", "1"])
+        bad = base.replace(dataset="mnist", data_dir=self.get_temp_dir(), download=False)
+        run_dirs, failures = sweep.run_grid([good[0], bad, good[1]], verbose_progress=False)
+        self.assertLen(run_dirs, 2)
+        self.assertLen(failures, 1)
+        self.assertStartsWith(failures[0]["error"], "DataError")
+        stamp = os.path.getmtime(os.path.join(run_dirs[0], "DONE"))
+        again, _ = sweep.run_grid(good, verbose_progress=False)
+        self.assertEqual(again, run_dirs)
+        self.assertEqual(os.path.getmtime(os.path.join(run_dirs[0], "DONE")), stamp)
+
+
+class SweepBinaryAndFiguresTest(tf.test.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import tempfile
+        cls._tmp = tempfile.TemporaryDirectory()
+        cls.out = cls._tmp.name
+        cls.result = run("-m", "keras_initstudy.sweep", "--widths=6,12", "--seeds=0,1", "--epochs=3",
+                         "--mask=a", "--snapshot_epochs=0,1,3", "--noweight_images", "--experiment=t",
+                         f"--output_dir={cls.out}")
+        cls.table = os.path.join(cls.out, "t-table.parquet")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+        super().tearDownClass()
+
+    def test_table_has_a_row_per_run_and_epoch(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])
+        table = pd.read_parquet(self.table)
+        self.assertEqual(len(table), 4 * 4)  # 4 runs x epochs 0..3
+        self.assertContainsSubset({"width", "seed", "dataset", "epoch", "loss", "test_loss", "accuracy",
+                                   "test_accuracy", "rmsd", "rmsd/hidden_1", "rmsd/output", "c_opt", "a0",
+                                   "a1", "sigma0", "c_opt/hidden_2"}, table.columns)
+        self.assertEqual(sorted(table["width"].unique()), [6, 12])
+        fitted = table.dropna(subset=["c_opt"])
+        self.assertEqual(sorted(fitted["epoch"].unique()), [0, 1, 3])
+        self.assertTrue((fitted[fitted["epoch"] == 0]["c_opt"] == 1.0).all())
+        csv = pd.read_csv(os.path.join(self.out, "t-table.csv"))
+        self.assertEqual(len(csv), len(table))
+
+    def test_every_figure_script_writes_a_png(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])
+        run_dirs = sorted(os.path.join(self.out, d) for d in os.listdir(self.out) if d.startswith("t-")
+                          and os.path.isdir(os.path.join(self.out, d)))
+        jobs = {
+            "fig1": ["tools/fig1_mask.py", f"--run_dirs={run_dirs[0]},{run_dirs[1]}", "--panels=3"],
+            "fig2": ["tools/fig2_regimes.py", f"--table={self.table}"],
+            "fig3": ["tools/fig3_weights.py", f"--run_dir={run_dirs[0]}"],
+            "fig5": ["tools/fig5_rmsd.py", f"--table={self.table}"],
+            "fig6": ["tools/fig6_threshold.py", f"--table={self.table}", "--thetas=2.0,1.0"],
+            "figA": ["tools/figA_fits.py", f"--table={self.table}"],
+        }
+        for name, args in jobs.items():
+            with self.subTest(name):
+                png = os.path.join(self.out, f"{name}.png")
+                result = run(*args, f"--out={png}")
+                self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+                with open(png, "rb") as f:
+                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+    def test_figure_script_without_table_says_so(self):
+        result = run("tools/fig2_regimes.py", "--table=/nonexistent.parquet", "--out=/tmp/x.png")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("no table at /nonexistent.parquet", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
+
+if __name__ == "__main__":
+    tf.test.main()

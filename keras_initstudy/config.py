@@ -47,6 +47,7 @@ class TrainingConfig:
 class MeasureConfig:
     """What is recorded during training (paper 000 §4-5); none of it changes the training."""
 
+    rmsd: bool = True  # RMSD from w(0) each epoch, paper 000 eq. (3)
     snapshot_epochs: str = "log:10"  # 'none', 'log:N' or '0,1,2,5,...'; 0 and the last epoch always
     rmsd_every_steps: int = 0  # also record RMSD every K optimizer steps (0: per epoch only)
     rmsd_include_biases: bool = False  # paper 000 eq. (3) runs over the edges (kernels) only

@@ -76,6 +76,8 @@ def define_train_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
                          lower_bound=0, flag_values=fv)
     flags.DEFINE_bool("deterministic", _D.training.deterministic,
                       "Call tf.config.experimental.enable_op_determinism().", flag_values=fv)
+    flags.DEFINE_bool("rmsd", _D.measure.rmsd,
+                      "Log RMSD from the initial weights (paper 000 eq. 3) each epoch.", flag_values=fv)
     flags.DEFINE_string("snapshot_epochs", _D.measure.snapshot_epochs,
                         "Epochs whose weights are saved to snapshots/: 'none', 'log:N' (N log-spaced) "
                         "or a list '0,1,2,5,10'; epoch 0 (the initial weights) and the last are always kept.",
@@ -111,6 +113,9 @@ def define_train_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         "--mask_layer must be at most --depth (kernels are numbered 0..depth)", flag_values=fv)
     flags.register_validator("snapshot_epochs", _is_schedule,
                              "must be none, log:N or a comma-separated list of epochs", flag_values=fv)
+    flags.register_multi_flags_validator(
+        ["rmsd", "rmsd_every_steps"], lambda d: d["rmsd"] or not d["rmsd_every_steps"],
+        "--rmsd_every_steps needs --rmsd", flag_values=fv)
     flags.register_multi_flags_validator(
         ["image_layer", "depth", "weight_images"],
         lambda d: not d["weight_images"] or d["image_layer"] <= d["depth"],

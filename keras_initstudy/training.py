@@ -43,16 +43,20 @@ def measurement_callbacks(model: keras.Model, cfg: config_lib.ExperimentConfig,
     """Paper 000's instruments, in the order their values must reach the logs:
     RMSD (adds to the epoch's logs), snapshots, TensorBoard weight images."""
     m = cfg.measure
-    initial = callbacks_lib.InitialWeights(model, include_biases=m.rmsd_include_biases)
-    found = [callbacks_lib.DeviationTracker(
-        initial, every_steps=m.rmsd_every_steps,
-        steps_csv=rundir.rmsd_steps_path(run_dir) if m.rmsd_every_steps else None)]
+    found = []
+    initial = None
+    if m.rmsd:
+        initial = callbacks_lib.InitialWeights(model, include_biases=m.rmsd_include_biases)
+        found.append(callbacks_lib.DeviationTracker(
+            initial, every_steps=m.rmsd_every_steps,
+            steps_csv=rundir.rmsd_steps_path(run_dir) if m.rmsd_every_steps else None))
     schedule = callbacks_lib.parse_schedule(m.snapshot_epochs, cfg.training.epochs)
     if schedule:
         found.append(callbacks_lib.WeightSnapshots(run_dir, schedule))
     if m.weight_images:
         found.append(callbacks_lib.WeightImages(
-            callbacks_lib.InitialWeights(model) if m.rmsd_include_biases else initial,
+            initial if initial is not None and not m.rmsd_include_biases
+            else callbacks_lib.InitialWeights(model),
             os.path.join(rundir.tensorboard_dir(run_dir), "weights"), kernel_index=m.image_layer))
     return found
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
 from keras_initstudy import callbacks, config, rundir, training
+from tests import tb_events
 
 SMALL = dict(width=16, epochs=3, deterministic=True)
 
@@ -21,14 +22,6 @@ class Interrupt(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.at:
             raise KeyboardInterrupt
-
-
-def scalar_tags(folder):
-    tags = set()
-    for name in os.listdir(folder):
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
-            tags.update(v.tag for v in event.summary.value)
-    return tags
 
 
 def final_weights(run_dir):
@@ -55,7 +48,7 @@ class TrainingTest(tf.test.TestCase):
         self.assertLess(float(rows[-1]["loss"]), float(rows[0]["loss"]))
         for split in ("train", "validation"):  # Keras's name for the held-out (here: test) split
             self.assertContainsSubset({"epoch_loss", "epoch_accuracy"},
-                                      scalar_tags(os.path.join(rundir.tensorboard_dir(run_dir), split)))
+                                      tb_events.tags(os.path.join(rundir.tensorboard_dir(run_dir), split)))
         self.assertEmpty([f for f in os.listdir(run_dir) if f.startswith(".tmp-")])
 
     def test_finished_run_is_not_redone(self):

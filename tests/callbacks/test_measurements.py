@@ -1,6 +1,8 @@
 """Paper 000's instruments inside real training runs: masks, snapshots, RMSD, images."""
 import os
+import tempfile
 
+import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -9,14 +11,7 @@ from tensorflow.python.framework import config as tf_config
 
 from keras_initstudy import callbacks, config, masks, rundir, training
 from keras_initstudy.analysis import runs
-
-
-def scalar_and_image_tags(folder):
-    tags = set()
-    for name in os.listdir(folder):
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
-            tags.update(v.tag for v in event.summary.value)
-    return tags
+from tests import tb_events
 
 
 class ScheduleTest(tf.test.TestCase, parameterized.TestCase):
@@ -42,18 +37,13 @@ class MeasuredRunTest(tf.test.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.out = cls.create_tempdir_for_class()
+        cls._tmp = tempfile.TemporaryDirectory()
+        cls.out = cls._tmp.name
         cfg = config.ExperimentConfig().replace(
             output_dir=cls.out, width=24, epochs=3, mask="a", snapshot_epochs="0,2",
             rmsd_every_steps=20, deterministic=True)
         cls.run_dir = training.train(cfg, verbose=0)
         tf_config.disable_op_determinism()
-
-    @classmethod
-    def create_tempdir_for_class(cls):
-        import tempfile
-        cls._tmp = tempfile.TemporaryDirectory()
-        return cls._tmp.name
 
     @classmethod
     def tearDownClass(cls):
@@ -73,7 +63,7 @@ class MeasuredRunTest(tf.test.TestCase):
         snap = runs.load_snapshot(self.run_dir, 3)
         self.assertEqual(sorted(snap), ["hidden_1/bias", "hidden_1/kernel", "hidden_2/bias",
                                         "hidden_2/kernel", "output/bias", "output/kernel"])
-        final = [w.numpy() for w in __import__("keras").models.load_model(rundir.model_path(self.run_dir)).weights]
+        final = [w.numpy() for w in keras.models.load_model(rundir.model_path(self.run_dir)).weights]
         self.assertAllEqual(snap["hidden_1/kernel"], final[0])
 
     def test_rmsd_in_history_matches_snapshots(self):
@@ -97,21 +87,20 @@ class MeasuredRunTest(tf.test.TestCase):
 
     def test_tensorboard_has_rmsd_image_and_histograms(self):
         tb = rundir.tensorboard_dir(self.run_dir)
-        self.assertIn("epoch_rmsd", scalar_and_image_tags(os.path.join(tb, "train")))
-        weights = scalar_and_image_tags(os.path.join(tb, "weights"))
+        self.assertIn("epoch_rmsd", tb_events.tags(os.path.join(tb, "train")))
+        weights = tb_events.tags(os.path.join(tb, "weights"))
         self.assertIn("weights/hidden_2", weights)
         self.assertIn("deviation/hidden_1/kernel", weights)
 
     def test_tensorboard_image_at_step_zero_shows_the_letter(self):
         folder = os.path.join(rundir.tensorboard_dir(self.run_dir), "weights")
-        for name in os.listdir(folder):
-            for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
-                for value in event.summary.value:
-                    if value.tag == "weights/hidden_2" and event.step == 0:
-                        png = tf.make_ndarray(value.tensor)[2]  # [width, height, encoded PNG]
-                        image = tf.io.decode_png(png).numpy()[..., 0]
-                        self.assertAllEqual(image > 0, masks.glyph_mask((24, 24), "a") > 0)
-                        return
+        for event in tb_events.events(folder):
+            for value in event.summary.value:
+                if value.tag == "weights/hidden_2" and event.step == 0:
+                    png = tf.make_ndarray(value.tensor)[2]  # [width, height, encoded PNG]
+                    image = tf.io.decode_png(png).numpy()[..., 0]
+                    self.assertAllEqual(image > 0, masks.glyph_mask((24, 24), "a") > 0)
+                    return
         self.fail("no step-0 image of hidden_2")
 
 

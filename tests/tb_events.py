@@ -1,0 +1,15 @@
+"""Reading TensorBoard event files in tests."""
+import os
+
+import tensorflow as tf
+
+
+def events(folder):
+    """Every event of every events file in `folder`."""
+    for name in sorted(os.listdir(folder)):
+        yield from tf.compat.v1.train.summary_iterator(os.path.join(folder, name))
+
+
+def tags(folder):
+    """The summary tags (scalars, images, histograms) written into `folder`."""
+    return {value.tag for event in events(folder) for value in event.summary.value}

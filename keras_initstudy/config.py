@@ -31,6 +31,12 @@ class ModelConfig:
     bias_initializer: str = "zeros"  # paper 000 §3: biases initialised at zero
     mask: str = "none"  # paper 000 Fig. 1 stamps the letter "a"; "none": no mark
     mask_layer: int = 1  # Dense kernel index (0 = input->hidden_1); 1 = hidden-to-hidden, as in Fig. 1
+    widen_factor: int = 10  # paper 002 App. A: Wide-ResNet widths 16k, 32k, 64k with k = 10
+    num_blocks: int = 12  # paper 002 App. A: 12 skippable blocks (LeakyNet: 12 block convs)
+    batch_norm: bool = True  # paper 002 App. A: batch norm before each activation, on by default
+    leaky_alpha: float = 0.01  # paper 002 §5.1: Leaky ReLU slope
+    channel_init: str = "i"  # paper 002 §5.1: LeakyNet channel matrices, 'i', '1' or 'h' per block conv
+    dropout: float = 0.0  # paper 002 App. A: disabled by default; App. I: on every conv incl. the first
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +45,27 @@ class TrainingConfig:
     batch_size: int = 128  # paper 000 §3
     learning_rate: float = 0.1  # paper 000 §3
     optimizer: str = "sgd"  # paper 000 §3: plain SGD
+    momentum: float = 0.0  # paper 000: plain SGD; paper 002 App. A: 0.9
+    weight_decay: float = 0.0  # paper 002 App. A: 5e-4 (PyTorch-style, added to the gradient)
+    lr_boundaries: str = ""  # epochs where the learning rate is multiplied by lr_factor (paper 002: 60,120,160)
+    lr_factor: float = 0.2  # paper 002 App. A: divided by 5
+    augment: bool = False  # pad 4, random crop, horizontal flip (paper 002's CIFAR-10 setting)
+    mixup: float = 0.0  # mixup Beta(alpha, alpha); 0: off (paper 002 App. A mentions it, off by default)
     seed: int = 0
-    deterministic: bool = False
+    deterministic: bool = False  # shorthand for nondeterminism=deterministic
+    nondeterminism: str = "default"  # paper 002: deterministic | default (framework's own) | simulated
+    noise_scale: float = 2.0 ** -24  # simulated: relative size of the per-element gradient noise
+    dtype: str = "float32"  # paper 002 Table 3: float32 or mixed_float16
+
+    def op_determinism(self) -> bool:
+        """Whether TensorFlow's ops run deterministically (simulated noise is the only source then)."""
+        return self.deterministic or self.nondeterminism in ("deterministic", "simulated")
+
+    def mechanism(self) -> str:
+        """The symmetry-breaking mechanism recorded in the run directory."""
+        if self.nondeterminism == "default" and self.deterministic:
+            return "deterministic"
+        return self.nondeterminism
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,12 +78,28 @@ class MeasureConfig:
     rmsd_include_biases: bool = False  # paper 000 eq. (3) runs over the edges (kernels) only
     weight_images: bool = True  # TensorBoard image of one kernel + deviation histograms
     image_layer: int = 1  # Dense kernel index of the image; 1 = hidden-to-hidden (Fig. 1)
+    correlations: bool = True  # paper 002 eqs. (5)-(6) for every kernel, each epoch
+    perturbation_layers: str = ""  # paper 002 App. G: '' off, 'auto', or comma-separated layer names
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     experiment: str = ""  # empty: named "<model>_<dataset>"
     output_dir: str = dataclasses.field(default="runs", metadata=_NOT_HASHED)
+
+
+# Model-specific fields and the models they apply to; the rest apply to every model.
+CONV_MODELS = frozenset({"constnet", "wrn", "leakynet"})
+MODEL_FIELDS = {
+    "width": {"mlp"}, "depth": {"mlp"}, "activation": {"mlp"}, "kernel_initializer": {"mlp"},
+    "bias_initializer": {"mlp"}, "mask": {"mlp"}, "mask_layer": {"mlp"},
+    "widen_factor": CONV_MODELS, "num_blocks": CONV_MODELS, "batch_norm": CONV_MODELS,
+    "leaky_alpha": {"leakynet"}, "channel_init": {"leakynet"},
+}
+
+
+def applies(field: str, model: str) -> bool:
+    return model in MODEL_FIELDS.get(field, {model})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +148,7 @@ class ExperimentConfig:
         """`--name=value` lines that `--flagfile` reads back into this config."""
         lines = []
         for name, value in self.flat().items():
-            if value is None:
+            if value is None or not applies(name, self.model.model):
                 continue
             if isinstance(value, bool):
                 lines.append(f"--{name}" if value else f"--no{name}")

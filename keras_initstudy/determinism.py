@@ -16,12 +16,29 @@ def seed_everything(seed: int) -> None:
 
 
 def enable_op_determinism() -> None:
-    """Makes every TensorFlow op deterministic (raises on ops that cannot be).
-
-    This is process-wide and cannot be undone, so binaries call it once, before
-    building anything, when `--deterministic` is set.
-    """
+    """Makes every TensorFlow op deterministic (raises on ops that cannot be). Process-wide."""
     tf.config.experimental.enable_op_determinism()
+
+
+def set_op_determinism(enabled: bool) -> None:
+    """Turns op determinism on or off for the whole process.
+
+    TensorFlow's public API can only turn it on; turning it off uses the same
+    framework switch (tensorflow.python.framework.config), so that one process
+    can run deterministic and non-deterministic configurations one after another
+    (the determinism comparison does).
+    """
+    if enabled:
+        enable_op_determinism()
+    else:
+        _tf_config.disable_op_determinism()
+
+
+def environment(mechanism: str) -> dict:
+    """What a run's non-determinism depends on, for its run directory."""
+    import keras as _keras
+    return {"device": device_description(), "tensorflow": tf.__version__, "keras": _keras.__version__,
+            "op_determinism": op_determinism_enabled(), "mechanism": mechanism}
 
 
 def op_determinism_enabled() -> bool:

@@ -53,3 +53,63 @@ def masked_or_plain(base: str, mask: Optional[str]) -> Union[str, MaskedInitiali
     if mask in (None, "", "none"):
         return base
     return MaskedInitializer(base, mask)
+
+
+def _check_conv(shape):
+    if len(shape) != 4:
+        raise ValueError(f"expected a conv kernel (kh, kw, c_in, c_out), got shape {tuple(shape)}")
+
+
+def centre_tap(shape) -> np.ndarray:
+    """The delta kernel: 1 at the spatial centre, 0 elsewhere, shape (kh, kw)."""
+    delta = np.zeros(shape[:2], dtype=np.float32)
+    delta[(shape[0] - 1) // 2, (shape[1] - 1) // 2] = 1.0
+    return delta
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelAveraging(keras.initializers.Initializer):
+    """Paper 002 App. A: every output channel averages the input channels at the
+    centre tap (1/C_in there, 0 at other taps). For a 1x1 kernel this is the
+    constant 1/C_in of ConstNet's widening convolutions. Output channels are
+    identical functions of the input."""
+
+    def __call__(self, shape, dtype=None):
+        _check_conv(shape)
+        kernel = centre_tap(shape)[:, :, None, None] * np.full(shape[2:], 1.0 / shape[2], np.float32)
+        return keras.ops.cast(kernel, dtype or "float32")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelMatrix(keras.initializers.Initializer):
+    """Paper 002 §5.1 (LeakyNet): a conv kernel factorised as delta kernel x channel
+    matrix, times `scale`:
+        'i'          identity (needs C_in == C_out)
+        '1'          averaging, every entry 1/C_in
+        'replicate'  output channel j copies input channel j mod C_in (widening to identical copies)
+    A scale of -1 makes each neuron swap sign (see models/leakynet.py)."""
+
+    KINDS = ("i", "1", "replicate")
+
+    def __init__(self, kind: str = "i", scale: float = 1.0):
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
+        self.kind = kind
+        self.scale = float(scale)
+
+    def channel_matrix(self, c_in: int, c_out: int) -> np.ndarray:
+        if self.kind == "i":
+            if c_in != c_out:
+                raise ValueError(f"identity channel matrix needs C_in == C_out, got {c_in}, {c_out}")
+            return np.eye(c_in, dtype=np.float32)
+        if self.kind == "1":
+            return np.full((c_in, c_out), 1.0 / c_in, np.float32)
+        return (np.arange(c_out)[None, :] % c_in == np.arange(c_in)[:, None]).astype(np.float32)
+
+    def __call__(self, shape, dtype=None):
+        _check_conv(shape)
+        kernel = centre_tap(shape)[:, :, None, None] * self.channel_matrix(shape[2], shape[3])
+        return keras.ops.cast(self.scale * kernel, dtype or "float32")
+
+    def get_config(self):
+        return {"kind": self.kind, "scale": self.scale}

@@ -2,6 +2,7 @@
 
 Layout (one function per path, so readers and writers agree):
     flags.txt, config.json   the resolved settings (flags.txt works with --flagfile)
+    environment.json         device, versions, op determinism and symmetry-breaking mechanism
     history.csv              one row per completed epoch
     checkpoint/              the state an interrupted run resumes from
     snapshots/epoch-N.npz    every kernel and bias after N epochs (0 = initial weights)
@@ -29,6 +30,10 @@ def flags_path(run_dir: str) -> str:
 
 def config_path(run_dir: str) -> str:
     return os.path.join(run_dir, "config.json")
+
+
+def environment_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "environment.json")
 
 
 def history_path(run_dir: str) -> str:

@@ -22,6 +22,9 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         sys.exit(f"train: error: unexpected arguments {' '.join(argv[1:])} (flags start with --)")
+    misplaced = flagdefs.misplaced_model_flags(FLAGS)
+    if misplaced:
+        sys.exit(f"train: error: {', '.join(misplaced)} does not apply to --model={FLAGS.model}")
     cfg = flagdefs.config_from_flags(FLAGS)
     try:
         training.train(cfg)

@@ -10,38 +10,61 @@ from absl import logging
 
 from keras_initstudy import callbacks as callbacks_lib
 from keras_initstudy import config as config_lib
-from keras_initstudy import datasets, determinism, models, pipeline, rundir
+from keras_initstudy import datasets, determinism, models, optimizers, pipeline, rundir
 
 OPTIMIZERS = {
-    "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr),  # paper 000 §3
-    "adam": lambda lr: keras.optimizers.Adam(learning_rate=lr),
-    "rmsprop": lambda lr: keras.optimizers.RMSprop(learning_rate=lr),
-    "adagrad": lambda lr: keras.optimizers.Adagrad(learning_rate=lr),
+    "sgd": lambda lr, cfg: optimizers.PaperSGD(  # paper 000 §3: plain SGD; paper 002: momentum, decay
+        learning_rate=lr, momentum=cfg.momentum, coupled_weight_decay=cfg.weight_decay,
+        gradient_noise=cfg.noise_scale if cfg.mechanism() == "simulated" else 0.0),
+    "adam": lambda lr, cfg: keras.optimizers.Adam(learning_rate=lr),
+    "rmsprop": lambda lr, cfg: keras.optimizers.RMSprop(learning_rate=lr),
+    "adagrad": lambda lr, cfg: keras.optimizers.Adagrad(learning_rate=lr),
 }
 
 
-def make_optimizer(cfg: config_lib.TrainingConfig) -> keras.optimizers.Optimizer:
-    return OPTIMIZERS[cfg.optimizer](cfg.learning_rate)
+def learning_rate(cfg: config_lib.TrainingConfig, steps_per_epoch: int):
+    """A constant, or the step schedule: times lr_factor at each epoch of lr_boundaries."""
+    boundaries = [int(e) for e in cfg.lr_boundaries.split(",") if e.strip()]
+    if not boundaries:
+        return cfg.learning_rate
+    return keras.optimizers.schedules.PiecewiseConstantDecay(
+        [e * steps_per_epoch for e in boundaries],
+        [cfg.learning_rate * cfg.lr_factor ** i for i in range(len(boundaries) + 1)])
 
 
-def compile_model(model: keras.Model, cfg: config_lib.TrainingConfig) -> keras.Model:
-    """Categorical cross-entropy (paper 000 eq. 2) on integer labels, plus accuracy."""
-    model.compile(optimizer=make_optimizer(cfg),
-                  loss=keras.losses.SparseCategoricalCrossentropy(),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+def make_optimizer(cfg: config_lib.TrainingConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+    return OPTIMIZERS[cfg.optimizer](learning_rate(cfg, steps_per_epoch), cfg)
+
+
+def compile_model(model: keras.Model, cfg: config_lib.TrainingConfig, steps_per_epoch: int = 1) -> keras.Model:
+    """Categorical cross-entropy (paper 000 eq. 2) on integer labels, plus accuracy;
+    on one-hot (mixed) labels when mixup is on."""
+    if cfg.mixup:
+        loss, accuracy = keras.losses.CategoricalCrossentropy(), keras.metrics.CategoricalAccuracy(name="accuracy")
+    else:
+        loss, accuracy = (keras.losses.SparseCategoricalCrossentropy(),
+                          keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+    model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss=loss, metrics=[accuracy])
     return model
 
 
-def build_for(cfg: config_lib.ExperimentConfig, info: datasets.DatasetInfo) -> keras.Model:
-    """Seeds, then builds and compiles the model, so its initial weights depend on the seed only."""
+def build_for(cfg: config_lib.ExperimentConfig, info: datasets.DatasetInfo,
+              steps_per_epoch: int = 1) -> keras.Model:
+    """Sets the precision, seeds, then builds and compiles the model, so its
+    initial weights depend on the seed only."""
+    keras.mixed_precision.set_global_policy(cfg.training.dtype)
     determinism.seed_everything(cfg.training.seed)
-    return compile_model(models.build(cfg.model, info), cfg.training)
+    return compile_model(models.build(cfg.model, info), cfg.training, steps_per_epoch)
 
 
-def measurement_callbacks(model: keras.Model, cfg: config_lib.ExperimentConfig,
-                          run_dir: str) -> List[keras.callbacks.Callback]:
-    """Paper 000's instruments, in the order their values must reach the logs:
-    RMSD (adds to the epoch's logs), snapshots, TensorBoard weight images."""
+PROBE_EXAMPLES = 256  # test images the perturbation norms are measured on
+
+
+def measurement_callbacks(model: keras.Model, cfg: config_lib.ExperimentConfig, run_dir: str,
+                          data: Optional[datasets.Dataset] = None) -> List[keras.callbacks.Callback]:
+    """The instruments, before HistoryCSV and TensorBoard so their values reach the logs:
+    RMSD (paper 000), correlations and perturbation norms (paper 002), snapshots,
+    TensorBoard weight images."""
     m = cfg.measure
     found = []
     initial = None
@@ -50,6 +73,12 @@ def measurement_callbacks(model: keras.Model, cfg: config_lib.ExperimentConfig,
         found.append(callbacks_lib.DeviationTracker(
             initial, every_steps=m.rmsd_every_steps,
             steps_csv=rundir.rmsd_steps_path(run_dir) if m.rmsd_every_steps else None))
+    if m.correlations:
+        found.append(callbacks_lib.CorrelationLogger())
+    if m.perturbation_layers and data is not None:
+        layers = [] if m.perturbation_layers == "auto" else m.perturbation_layers.split(",")
+        found.append(callbacks_lib.SymmetryPerturbation(data.test.images[:PROBE_EXAMPLES],
+                                                        data.test.labels[:PROBE_EXAMPLES], layers))
     schedule = callbacks_lib.parse_schedule(m.snapshot_epochs, cfg.training.epochs)
     if schedule:
         found.append(callbacks_lib.WeightSnapshots(run_dir, schedule))
@@ -76,25 +105,26 @@ def train(cfg: config_lib.ExperimentConfig,
         print(f"run already complete: {run_dir}")
         return run_dir
     rundir.write_settings(run_dir, cfg)
-    if cfg.training.deterministic:
-        determinism.enable_op_determinism()
+    determinism.set_op_determinism(cfg.training.op_determinism())
+    rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
     data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
-    model = build_for(cfg, data.info)
+    steps = pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size)
+    model = build_for(cfg, data.info, steps)
 
-    measurements = measurement_callbacks(model, cfg, run_dir)  # before restore: they copy w(0)
+    measurements = measurement_callbacks(model, cfg, run_dir, data)  # before restore: they copy w(0)
     initial_epoch = callbacks_lib.restore(model, rundir.checkpoint_dir(run_dir))
     if initial_epoch:
         print(f"resuming {run_dir} after epoch {initial_epoch}")
     else:
         print(f"training into {run_dir}")
-    epochs = cfg.training.epochs
-    if initial_epoch < epochs:
+    t = cfg.training
+    one_hot_classes = data.info.num_classes if t.mixup else 0
+    if initial_epoch < t.epochs:
         model.fit(
-            pipeline.train_stream(data.train, cfg.training.batch_size, cfg.training.seed,
-                                  initial_epoch, epochs),
-            epochs=epochs, initial_epoch=initial_epoch,
-            steps_per_epoch=pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size),
-            validation_data=pipeline.eval_batches(data.test),
+            pipeline.train_stream(data.train, t.batch_size, t.seed, initial_epoch, t.epochs,
+                                  augment=t.augment, mixup=t.mixup, num_classes=one_hot_classes),
+            epochs=t.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+            validation_data=pipeline.eval_batches(data.test, num_classes=one_hot_classes),
             shuffle=False,  # the stream is already shuffled per epoch
             callbacks=[*extra_callbacks, *measurements,
                        keras.callbacks.TensorBoard(log_dir=rundir.tensorboard_dir(run_dir),

@@ -35,9 +35,9 @@ class DeviationTracker(keras.callbacks.Callback):
         self.steps_csv = steps_csv
         self.step_rows = read_rows(steps_csv) if steps_csv else []
         self._epoch = None
+        self._squared_sums = tf.function(self._squared_sums_eager)  # one graph per tracker
 
-    @tf.function
-    def _squared_sums(self):
+    def _squared_sums_eager(self):
         return [tf.reduce_sum(tf.square(tf.cast(v.value, tf.float32) - tf.cast(w0, tf.float32)))
                 for v, w0 in zip(self.initial.variables, self.initial.initial)]
 

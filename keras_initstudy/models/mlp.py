@@ -36,12 +36,13 @@ def build_mlp(input_shape: Tuple[int, ...], num_classes: int, width: int = 256, 
               activation: str = "relu",
               kernel_initializer: Union[InitializerSpec, Sequence[InitializerSpec]] = "glorot_uniform",
               bias_initializer: Union[InitializerSpec, Sequence[InitializerSpec]] = "zeros",
-              name: str = "mlp") -> keras.Model:
+              dropout: float = 0.0, name: str = "mlp") -> keras.Model:
     """Returns the (uncompiled) MLP.
 
     Dense layers are named hidden_1..hidden_<depth> and output. Initializers are
     one spec for all Dense layers or a sequence of depth + 1 specs (hidden layers
     first, output last), which is how a single layer gets, say, a masked init.
+    `dropout` > 0 adds a Dropout layer after each hidden layer.
     """
     if width < 1 or depth < 0:
         raise ValueError(f"width must be >= 1 and depth >= 0, got {width}, {depth}")
@@ -53,8 +54,10 @@ def build_mlp(input_shape: Tuple[int, ...], num_classes: int, width: int = 256, 
             width, activation=activation, name=f"hidden_{i + 1}",
             kernel_initializer=fresh_initializer(kernels[i]),
             bias_initializer=fresh_initializer(biases[i])))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout, name=f"dropout_{i + 1}"))
     layers.append(keras.layers.Dense(
-        num_classes, activation="softmax", name="output",
+        num_classes, activation="softmax", name="output", dtype="float32",  # float32 under mixed precision
         kernel_initializer=fresh_initializer(kernels[-1]),
         bias_initializer=fresh_initializer(biases[-1])))
     return keras.Sequential(layers, name=name)

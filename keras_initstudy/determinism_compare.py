@@ -1,0 +1,134 @@
+"""Trains one configuration under each symmetry-breaking mechanism, twice, and compares.
+
+    python -m keras_initstudy.determinism_compare --flagfile=flags/blumenfeld2020_constnet_quick.flags
+    python -m keras_initstudy.determinism_compare --model=mlp --epochs=3 --mechanisms=deterministic,simulated
+
+Mechanisms (paper 002 §3, App. I):
+    deterministic  tf.config.experimental.enable_op_determinism(); nothing breaks symmetry
+    default        the framework's own arithmetic: non-deterministic on GPUs, not on CPUs
+    simulated      deterministic ops + rounding-sized gradient noise (see optimizers.py)
+    dropout        deterministic ops + dropout at --compare_dropout on every conv (seeded)
+Prints and writes (<output_dir>/<experiment>-determinism.{csv,json}) one row per
+mechanism: whether the two repeats are bit-identical, the max |w1 - w2| between
+them, the minimum and mean forward correlation per stage after training, the
+final test accuracy of each repeat, and the wall time. Each repeat is an
+ordinary run directory, so the comparison resumes and reruns are free.
+"""
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from keras_initstudy import config as config_lib  # noqa: E402
+from keras_initstudy import datasets, determinism, errors, flagdefs, rundir, training  # noqa: E402
+from keras_initstudy.analysis import correlations  # noqa: E402
+from keras_initstudy.callbacks import read_history  # noqa: E402
+from keras_initstudy.callbacks.initial_weights import variable_name  # noqa: E402
+
+FLAGS = flags.FLAGS
+MECHANISMS = ("deterministic", "default", "simulated", "dropout")
+
+
+def define_compare_flags(fv=FLAGS):
+    flags.DEFINE_list("mechanisms", list(MECHANISMS), f"Mechanisms to compare, from {', '.join(MECHANISMS)}.",
+                      flag_values=fv)
+    flags.DEFINE_integer("repeats", 2, "Runs per mechanism (same seed).", lower_bound=2, flag_values=fv)
+    flags.DEFINE_float("compare_dropout", 0.01, "Dropout rate of the 'dropout' mechanism (paper 002: 1%).",
+                       lower_bound=0.0, upper_bound=0.99, flag_values=fv)
+    flags.register_validator("mechanisms", lambda v: bool(v) and set(v) <= set(MECHANISMS),
+                             f"must be names from {', '.join(MECHANISMS)}", flag_values=fv)
+
+
+def mechanism_config(base: config_lib.ExperimentConfig, mechanism: str, repeat: int,
+                     dropout: float) -> config_lib.ExperimentConfig:
+    experiment = f"{base.experiment_name()}-{mechanism}-r{repeat}"
+    if mechanism == "dropout":
+        return base.replace(nondeterminism="deterministic", deterministic=False, dropout=dropout,
+                            experiment=experiment)
+    return base.replace(nondeterminism=mechanism, deterministic=False, experiment=experiment)
+
+
+def final_weights(run_dir: str):
+    """{'stage1_block1_conv/kernel': array, ...} of a finished run's model."""
+    model = keras.models.load_model(rundir.model_path(run_dir))
+    return {variable_name(model, v): v.numpy() for v in model.trainable_weights}
+
+
+def stage_correlations(weights: dict) -> dict:
+    """Minimum and mean forward correlation of the hidden kernels of each stage
+    (MLP: of each hidden layer); the output layer is left out."""
+    by_stage = {}
+    for name, kernel in weights.items():
+        if kernel.ndim >= 2 and not name.startswith("output/"):
+            by_stage.setdefault(correlations.stage_of(name), []).append(correlations.forward(kernel))
+    out = {}
+    for stage, values in by_stage.items():
+        out[f"fwd_corr_min/{stage}"] = float(np.min(values))
+        out[f"fwd_corr_mean/{stage}"] = float(np.mean(values))
+    return out
+
+
+def compare(base: config_lib.ExperimentConfig, mechanisms, repeats: int, dropout: float,
+            dataset=None) -> pd.DataFrame:
+    data = dataset or datasets.load(base.data.dataset, base.data.data_dir, base.data.download)
+    rows = []
+    for mechanism in mechanisms:
+        run_dirs = []
+        for repeat in range(1, repeats + 1):
+            run_dirs.append(training.train(mechanism_config(base, mechanism, repeat, dropout), verbose=0,
+                                           dataset=data))
+            keras.backend.clear_session()
+        weights = [final_weights(d) for d in run_dirs]
+        diffs = [max(float(np.max(np.abs(w[k].astype(np.float64) - weights[0][k]))) for k in w)
+                 for w in weights[1:]]
+        histories = [read_history(rundir.history_path(d)) for d in run_dirs]
+        row = {"mechanism": mechanism, "bit_identical": all(d == 0.0 for d in diffs),
+               "max_abs_diff": max(diffs)}
+        row.update(stage_correlations(weights[0]))
+        for repeat, history in enumerate(histories, start=1):
+            row[f"test_accuracy_r{repeat}"] = float(history[-1]["test_accuracy"])
+        row["wall_time_s"] = sum(float(r["wall_time"]) for h in histories for r in h)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hardware_note() -> str:
+    device = determinism.device_description()
+    if device == "CPU only":
+        return (f"hardware: {device}; CPU arithmetic is deterministic, so only 'simulated' "
+                "should differ between repeats")
+    return f"hardware: {device}; on a GPU 'default' is expected to differ between repeats"
+
+
+def main(argv):
+    if len(argv) > 1:
+        sys.exit(f"determinism_compare: error: unexpected arguments {' '.join(argv[1:])}")
+    misplaced = flagdefs.misplaced_model_flags(FLAGS)
+    if misplaced:
+        sys.exit(f"determinism_compare: error: {', '.join(misplaced)} does not apply to --model={FLAGS.model}")
+    base = flagdefs.config_from_flags(FLAGS)
+    note = hardware_note()
+    print(note)
+    try:
+        table = compare(base, FLAGS.mechanisms, FLAGS.repeats, FLAGS.compare_dropout)
+    except errors.UserError as e:
+        sys.exit(f"determinism_compare: error: {e}")
+    prefix = os.path.join(base.run.output_dir, f"{base.experiment_name()}-determinism")
+    rundir.write_text(prefix + ".csv", table.to_csv(index=False))
+    rundir.write_json(prefix + ".json", {"hardware": note, "config": base.nested(),
+                                         "rows": json.loads(table.to_json(orient="records"))})
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.4g}".format):
+        print(table.set_index("mechanism").T.to_string())
+    print(f"wrote {prefix}.csv and {prefix}.json")
+
+
+if __name__ == "__main__":
+    flagdefs.define_train_flags()
+    define_compare_flags()
+    app.run(main)

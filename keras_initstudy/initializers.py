@@ -113,3 +113,37 @@ class ChannelMatrix(keras.initializers.Initializer):
 
     def get_config(self):
         return {"kind": self.kind, "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ReplicatedUnits(keras.initializers.Initializer):
+    """Paper 002 §2.1, App. E eq. (11): a Dense kernel whose `unique * replicas`
+    units are `replicas` copies of each of `unique` units drawn by `base` (He),
+    plus independent noise `noise` times a fresh draw of `base`. Units are the
+    kernel's columns in Keras (the paper's rows of W1, in PyTorch's layout); the
+    copies of a unit are adjacent."""
+
+    def __init__(self, unique: int, replicas: int, noise: float = 0.0, base="he_normal"):
+        self.unique = int(unique)
+        self.replicas = int(replicas)
+        self.noise = float(noise)
+        self.base = keras.initializers.get(base)
+
+    def __call__(self, shape, dtype=None):
+        fan_in, units = shape
+        if units != self.unique * self.replicas:
+            raise ValueError(f"{units} units is not unique {self.unique} x replicas {self.replicas}")
+        # A draw of the full shape gives He's variance for this layer; its first `unique` columns are the units.
+        kernel = keras.ops.repeat(self.base((fan_in, units), dtype=dtype)[:, :self.unique], self.replicas, axis=1)
+        if self.noise:
+            kernel = kernel + self.noise * self.base((fan_in, units), dtype=dtype)
+        return kernel
+
+    def get_config(self):
+        return {"unique": self.unique, "replicas": self.replicas, "noise": self.noise,
+                "base": keras.initializers.serialize(self.base)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["unique"], config["replicas"], config["noise"],
+                   keras.initializers.deserialize(config["base"]))

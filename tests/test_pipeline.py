@@ -45,3 +45,37 @@ class PipelineTest(tf.test.TestCase):
 
 if __name__ == "__main__":
     tf.test.main()
+
+
+class AugmentAndMixupTest(tf.test.TestCase):
+
+    def images(self, n=6):
+        return base.Split(images=np.random.default_rng(0).random((n, 8, 8, 3), dtype=np.float32),
+                          labels=np.arange(n, dtype=np.int64) % 3)
+
+    def test_augment_keeps_shape_is_reproducible_and_changes_images(self):
+        split = self.images()
+        a = [x.numpy() for x, _ in pipeline.train_stream(split, 6, 1, 0, 2, augment=True)]
+        b = [x.numpy() for x, _ in pipeline.train_stream(split, 6, 1, 0, 2, augment=True)]
+        self.assertEqual(a[0].shape, (6, 8, 8, 3))
+        self.assertAllEqual(a[0], b[0])
+        self.assertAllEqual(a[1], b[1])
+        late = [x.numpy() for x, _ in pipeline.train_stream(split, 6, 1, 1, 2, augment=True)]
+        self.assertAllEqual(late[0], a[1])  # a resumed run replays epoch 1's augmentation
+        plain = [x.numpy() for x, _ in pipeline.train_stream(split, 6, 1, 0, 1)][0]
+        self.assertNotAllEqual(a[0], plain)
+
+    def test_augment_is_a_shifted_and_maybe_flipped_copy(self):
+        image = np.random.default_rng(2).random((8, 8, 1), dtype=np.float32)
+        out = pipeline.augment_one(tf.constant(image), tf.constant([3, 4], tf.int64)).numpy()
+        padded = np.pad(image, ((4, 4), (4, 4), (0, 0)))
+        candidates = [padded[i:i + 8, j:j + 8] for i in range(9) for j in range(9)]
+        candidates += [c[:, ::-1] for c in candidates]
+        self.assertTrue(any(np.array_equal(out, c) for c in candidates))
+
+    def test_mixup_mixes_images_and_one_hot_labels_alike(self):
+        split = self.images()
+        for x, y in pipeline.train_stream(split, 6, 0, 0, 1, mixup=0.4, num_classes=3):
+            self.assertEqual(y.shape, (6, 3))
+            self.assertAllClose(tf.reduce_sum(y, axis=1), np.ones(6))
+            self.assertEqual(x.shape, (6, 8, 8, 3))

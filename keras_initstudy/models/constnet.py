@@ -18,6 +18,14 @@ import keras
 from keras_initstudy import initializers
 
 STEM_CHANNELS = 16
+# PyTorch's BatchNorm2d defaults (the authors' code is PyTorch): running averages
+# updated with weight 0.1 (Keras momentum 0.9, not Keras's 0.99), epsilon 1e-5.
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
+
+def batch_norm_layer(name: str) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
 STAGE_WIDTHS = (16, 32, 64)
 STAGE_STRIDES = (1, 2, 2)
 
@@ -38,7 +46,7 @@ def _maybe_dropout(x, rate, name):
 
 def _norm_relu(x, batch_norm, name):
     if batch_norm:
-        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = batch_norm_layer(f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 

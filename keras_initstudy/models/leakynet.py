@@ -19,7 +19,8 @@ from typing import Optional, Tuple
 import keras
 
 from keras_initstudy import initializers
-from keras_initstudy.models.constnet import STAGE_STRIDES, STAGE_WIDTHS, STEM_CHANNELS, blocks_per_stage
+from keras_initstudy.models.constnet import (STAGE_STRIDES, STAGE_WIDTHS, STEM_CHANNELS, batch_norm_layer,
+                                             blocks_per_stage)
 
 
 def expand_pattern(pattern: str, num_convs: int) -> str:
@@ -73,7 +74,7 @@ def build_leakynet(input_shape: Tuple[int, ...], num_classes: int, widen_factor:
                 x = conv(x, channels, 3, 1, block_conv_init(next(letters), scale, leaky_alpha), f"{prefix}_{half}")
                 x = keras.layers.LeakyReLU(negative_slope=leaky_alpha, name=f"{prefix}_{half}_leaky")(x)
             if batch_norm:
-                x = keras.layers.BatchNormalization(name=f"{prefix}_bn")(x)
+                x = batch_norm_layer(f"{prefix}_bn")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", kernel_initializer="zeros",
                                  name="output", dtype="float32")(x)

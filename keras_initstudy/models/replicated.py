@@ -1,0 +1,19 @@
+"""Paper 002 §2.1 / App. E: a one-hidden-layer ReLU MLP whose hidden units are
+replicas of `unique` He-initialised units (plus noise `noise`); second layer He."""
+from typing import Tuple
+
+import keras
+
+from keras_initstudy import initializers
+
+
+def build_replicated_mlp(input_shape: Tuple[int, ...], num_classes: int, unique: int, replicas: int,
+                         noise: float = 0.0, dropout: float = 0.0) -> keras.Model:
+    layers = [keras.Input(shape=tuple(input_shape), name="image"), keras.layers.Flatten(name="flatten"),
+              keras.layers.Dense(unique * replicas, activation="relu", name="hidden",
+                                 kernel_initializer=initializers.ReplicatedUnits(unique, replicas, noise))]
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout, name="dropout"))
+    layers.append(keras.layers.Dense(num_classes, activation="softmax", name="output",
+                                     kernel_initializer="he_normal"))
+    return keras.Sequential(layers, name="replicated_mlp")

@@ -1,0 +1,60 @@
+"""Every flagfile in flags/ parses with the flags of the binary it is written for."""
+import glob
+import os
+
+import tensorflow as tf
+from absl import flags
+from absl.testing import parameterized
+
+from keras_initstudy import determinism_compare, flagdefs, replicate_features, sweep
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "flags", "*.flags")))
+
+
+def binary_for(text: str) -> str:
+    if "--unique=" in text:
+        return "replicate_features"
+    if "--mechanisms=" in text:
+        return "determinism_compare"
+    if "--widths=" in text or "--seeds=" in text:
+        return "sweep"
+    return "train"
+
+
+def flag_values(binary: str) -> flags.FlagValues:
+    fv = flags.FlagValues()
+    if binary == "replicate_features":
+        replicate_features.define_flags(fv)
+        return fv
+    flagdefs.define_train_flags(fv)
+    if binary == "sweep":
+        sweep.define_sweep_flags(fv)
+    if binary == "determinism_compare":
+        determinism_compare.define_compare_flags(fv)
+    return fv
+
+
+class FlagfileTest(tf.test.TestCase, parameterized.TestCase):
+
+    def test_there_are_flagfiles_for_the_papers(self):
+        names = [os.path.basename(f) for f in FLAGFILES]
+        self.assertContainsSubset({"jesus2021_mlp_hasyv2.flags", "jesus2021_fig2_quick.flags",
+                                   "blumenfeld2020_constnet_cifar10.flags",
+                                   "blumenfeld2020_constnet_quick.flags"}, names)
+
+    @parameterized.named_parameters((os.path.basename(f), f) for f in FLAGFILES)
+    def test_parses(self, path):
+        with open(path) as f:
+            text = f.read()
+        binary = binary_for(text)
+        self.assertIn(f"keras_initstudy.{binary}", text, "the header should say how to run it")
+        fv = flag_values(binary)
+        fv(["prog", f"--flagfile={path}"])
+        if binary != "replicate_features":
+            self.assertEqual(flagdefs.misplaced_model_flags(fv), [])
+            flagdefs.config_from_flags(fv)
+
+
+if __name__ == "__main__":
+    tf.test.main()

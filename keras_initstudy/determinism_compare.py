@@ -107,12 +107,7 @@ def hardware_note() -> str:
 
 
 def main(argv):
-    if len(argv) > 1:
-        sys.exit(f"determinism_compare: error: unexpected arguments {' '.join(argv[1:])}")
-    misplaced = flagdefs.misplaced_model_flags(FLAGS)
-    if misplaced:
-        sys.exit(f"determinism_compare: error: {', '.join(misplaced)} does not apply to --model={FLAGS.model}")
-    base = flagdefs.config_from_flags(FLAGS)
+    base = flagdefs.config_or_exit("determinism_compare", argv)
     note = hardware_note()
     print(note)
     try:

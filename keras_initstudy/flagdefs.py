@@ -4,6 +4,7 @@ Library modules never define flags at import; binaries call `define_train_flags(
 Defaults come from the config dataclasses, so they are stated once.
 """
 import os
+import sys
 
 import keras
 from absl import flags
@@ -202,6 +203,17 @@ def define_train_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
     flags.register_validator("experiment", lambda v: os.sep not in v and not v.startswith("."),
                              "must be a plain folder-name prefix", flag_values=fv)
     flags.register_validator("output_dir", bool, "must not be empty", flag_values=fv)
+
+
+def config_or_exit(program: str, argv, fv: flags.FlagValues = flags.FLAGS) -> config_lib.ExperimentConfig:
+    """The binaries' shared start: stray arguments and flags of another model end the
+    program with one line '<program>: error: ...'; otherwise the resolved config."""
+    if len(argv) > 1:
+        sys.exit(f"{program}: error: unexpected arguments {' '.join(argv[1:])} (flags start with --)")
+    misplaced = misplaced_model_flags(fv)
+    if misplaced:
+        sys.exit(f"{program}: error: {', '.join(misplaced)} does not apply to --model={fv['model'].value}")
+    return config_from_flags(fv)
 
 
 def config_from_flags(fv: flags.FlagValues = flags.FLAGS) -> config_lib.ExperimentConfig:

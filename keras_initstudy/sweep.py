@@ -87,9 +87,7 @@ def write_table(frame: pd.DataFrame, prefix: str) -> None:
 
 
 def main(argv):
-    if len(argv) > 1:
-        sys.exit(f"sweep: error: unexpected arguments {' '.join(argv[1:])}")
-    base = flagdefs.config_from_flags(FLAGS)
+    base = flagdefs.config_or_exit("sweep", argv)
     configs = grid(base, FLAGS.datasets or [base.data.dataset], FLAGS.widths, FLAGS.seeds)
     prefix = FLAGS.table or os.path.join(base.run.output_dir, f"{sweep_name(base)}-table")
     print(f"sweep: {len(configs)} runs into {base.run.output_dir}")

@@ -20,12 +20,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        sys.exit(f"train: error: unexpected arguments {' '.join(argv[1:])} (flags start with --)")
-    misplaced = flagdefs.misplaced_model_flags(FLAGS)
-    if misplaced:
-        sys.exit(f"train: error: {', '.join(misplaced)} does not apply to --model={FLAGS.model}")
-    cfg = flagdefs.config_from_flags(FLAGS)
+    cfg = flagdefs.config_or_exit("train", argv)
     try:
         training.train(cfg)
     except errors.UserError as e:

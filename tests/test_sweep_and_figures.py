@@ -7,6 +7,7 @@ import sys
 import pandas as pd
 import tensorflow as tf
 
+from tests.class_tempdir import ClassTempDirTestCase
 from keras_initstudy import config, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,23 +36,15 @@ class SweepTest(tf.test.TestCase):
         self.assertEqual(os.path.getmtime(os.path.join(run_dirs[0], "DONE")), stamp)
 
 
-class SweepBinaryAndFiguresTest(tf.test.TestCase):
+class SweepBinaryAndFiguresTest(ClassTempDirTestCase):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        import tempfile
-        cls._tmp = tempfile.TemporaryDirectory()
-        cls.out = cls._tmp.name
         cls.result = run("-m", "keras_initstudy.sweep", "--widths=6,12", "--seeds=0,1", "--epochs=3",
                          "--mask=a", "--snapshot_epochs=0,1,3", "--noweight_images", "--experiment=t",
                          f"--output_dir={cls.out}")
         cls.table = os.path.join(cls.out, "t-table.parquet")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._tmp.cleanup()
-        super().tearDownClass()
 
     def test_table_has_a_row_per_run_and_epoch(self):
         self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])

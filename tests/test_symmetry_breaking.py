@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from tests.class_tempdir import ClassTempDirTestCase
 from keras_initstudy import config, datasets, determinism_compare, replicate_features, rundir, training
 from keras_initstudy.datasets import base
 
@@ -26,29 +27,22 @@ def hidden(history, prefix):
     return history[[c for c in history.columns if c.startswith(prefix) and not c.endswith("/output")]]
 
 
-class ConstNetTrainingTest(tf.test.TestCase):
+class ConstNetTrainingTest(ClassTempDirTestCase):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        import tempfile
-        cls._tmp = tempfile.TemporaryDirectory()
         cls.data = small_data()
         base_cfg = config.ExperimentConfig().replace(
             model="constnet", widen_factor=1, num_blocks=3, epochs=3, batch_size=64, learning_rate=0.03,
             momentum=0.9, weight_decay=5e-4, snapshot_epochs="none", weight_images=False,
-            perturbation_layers="auto", output_dir=cls._tmp.name)
+            perturbation_layers="auto", output_dir=cls.out)
         cls.histories = {}
         for mechanism in ("deterministic", "simulated"):
             run_dir = training.train(base_cfg.replace(nondeterminism=mechanism), verbose=0, dataset=cls.data)
             cls.histories[mechanism] = pd.read_csv(rundir.history_path(run_dir))
             cls.environment = rundir.environment_path(run_dir)
         keras.backend.clear_session()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._tmp.cleanup()
-        super().tearDownClass()
 
     def test_deterministic_training_stays_exactly_symmetric(self):
         history = self.histories["deterministic"]

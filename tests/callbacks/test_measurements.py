@@ -1,6 +1,5 @@
 """Paper 000's instruments inside real training runs: masks, snapshots, RMSD, images."""
 import os
-import tempfile
 
 import keras
 import numpy as np
@@ -9,6 +8,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 from tensorflow.python.framework import config as tf_config
 
+from tests.class_tempdir import ClassTempDirTestCase
 from keras_initstudy import callbacks, config, masks, rundir, training
 from keras_initstudy.analysis import runs
 from tests import tb_events
@@ -32,23 +32,16 @@ class ScheduleTest(tf.test.TestCase, parameterized.TestCase):
                 callbacks.parse_schedule(spec, 10)
 
 
-class MeasuredRunTest(tf.test.TestCase):
+class MeasuredRunTest(ClassTempDirTestCase):
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls._tmp = tempfile.TemporaryDirectory()
-        cls.out = cls._tmp.name
         cfg = config.ExperimentConfig().replace(
             output_dir=cls.out, width=24, epochs=3, mask="a", snapshot_epochs="0,2",
             rmsd_every_steps=20, deterministic=True)
         cls.run_dir = training.train(cfg, verbose=0)
         tf_config.disable_op_determinism()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._tmp.cleanup()
-        super().tearDownClass()
 
     def test_masked_weights_are_exactly_zero_at_epoch_zero(self):
         w0 = runs.load_snapshot(self.run_dir, 0)["hidden_2/kernel"]

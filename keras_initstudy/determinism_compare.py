@@ -11,7 +11,7 @@ Mechanisms (paper 002 §3, App. I):
 Prints and writes (<output_dir>/<experiment>-determinism.{csv,json}) one row per
 mechanism: whether the two repeats are bit-identical, the max |w1 - w2| between
 them, the minimum and mean forward correlation per stage after training, the
-final test accuracy of each repeat, and the wall time. Each repeat is an
+final training and test accuracy of each repeat, and the wall time. Each repeat is an
 ordinary run directory, so the comparison resumes and reruns are free.
 """
 import json
@@ -92,6 +92,7 @@ def compare(base: config_lib.ExperimentConfig, mechanisms, repeats: int, dropout
                "max_abs_diff": max(diffs)}
         row.update(stage_correlations(weights[0]))
         for repeat, history in enumerate(histories, start=1):
+            row[f"train_accuracy_r{repeat}"] = float(history[-1]["accuracy"])
             row[f"test_accuracy_r{repeat}"] = float(history[-1]["test_accuracy"])
         row["wall_time_s"] = sum(float(r["wall_time"]) for h in histories for r in h)
         rows.append(row)

@@ -29,7 +29,7 @@ class WeightImages(keras.callbacks.Callback):
     def image(self) -> tf.Tensor:
         """|w| / max|w(0)|, clipped to [0, 1], as a (1, rows, cols, 1) image batch."""
         w = tf.cast(self.initial.variables[self.index].value, tf.float32)
-        w = tf.reshape(w, (w.shape[0], -1))  # conv kernels: inputs x (everything else)
+        w = tf.reshape(w, (-1, w.shape[-1]))  # conv kernels: (kh * kw * c_in) x c_out
         return tf.clip_by_value(tf.abs(w) / self.scale, 0.0, 1.0)[tf.newaxis, :, :, tf.newaxis]
 
     def write(self, step: int) -> None:

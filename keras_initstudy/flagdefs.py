@@ -47,6 +47,11 @@ def _is_epoch_list(spec: str) -> bool:
     return all(e >= 1 for e in epochs) and epochs == sorted(set(epochs))
 
 
+def int_list(lower: int):
+    """A validator for DEFINE_list flags: a non-empty list of integers >= lower."""
+    return lambda values: bool(values) and all(v.isdigit() and int(v) >= lower for v in values)
+
+
 def misplaced_model_flags(fv: flags.FlagValues = flags.FLAGS) -> list:
     """Model-specific flags given on the command line (or a flagfile) that the chosen
     --model does not use: an error, not something to ignore silently."""

@@ -19,7 +19,7 @@ import keras  # noqa: E402
 import pandas as pd  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import datasets, determinism, errors, pipeline, rundir  # noqa: E402
+from keras_initstudy import datasets, determinism, errors, flagdefs, pipeline, rundir  # noqa: E402
 from keras_initstudy.models.replicated import build_replicated_mlp  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -41,18 +41,15 @@ def define_flags(fv=FLAGS):
     flags.DEFINE_string("experiment", "replicate_features", "Name of the results table.", flag_values=fv)
     flags.DEFINE_string("output_dir", "runs", "Folder of the results table.", flag_values=fv)
 
-    def ints(lower):
-        return lambda v: bool(v) and all(x.isdigit() and int(x) >= lower for x in v)
-
     def floats(v):
         try:
             return bool(v) and all(float(x) >= 0 for x in v)
         except ValueError:
             return False
 
-    flags.register_validator("unique", ints(1), "must be integers >= 1", flag_values=fv)
-    flags.register_validator("replicas", ints(1), "must be integers >= 1", flag_values=fv)
-    flags.register_validator("seeds", ints(0), "must be integers >= 0", flag_values=fv)
+    flags.register_validator("unique", flagdefs.int_list(1), "must be integers >= 1", flag_values=fv)
+    flags.register_validator("replicas", flagdefs.int_list(1), "must be integers >= 1", flag_values=fv)
+    flags.register_validator("seeds", flagdefs.int_list(0), "must be integers >= 0", flag_values=fv)
     flags.register_validator("noise", floats, "must be numbers >= 0", flag_values=fv)
     flags.register_validator("learning_rate", lambda v: v > 0, "must be > 0", flag_values=fv)
 

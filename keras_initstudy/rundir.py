@@ -12,6 +12,8 @@ Layout (one function per path, so readers and writers agree):
     DONE                     written last; its presence means the run is complete
 """
 import contextlib
+import csv
+import io
 import json
 import os
 import tempfile
@@ -105,6 +107,15 @@ def write_text(path: str, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
+
+
+def write_rows(path: str, rows) -> None:
+    """A CSV of dict rows; the columns are every key, in order of first appearance."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, out.getvalue())
 
 
 def write_json(path: str, obj: Any) -> None:

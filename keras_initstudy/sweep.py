@@ -33,15 +33,8 @@ def define_sweep_flags(fv=FLAGS):
     flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds (paper 000: ten).", flag_values=fv)
     flags.DEFINE_string("table", "", "Path prefix of the aggregated table "
                         "(default <output_dir>/<experiment>-table).", flag_values=fv)
-
-    def positive_ints(values):
-        return bool(values) and all(v.isdigit() and int(v) >= 1 for v in values)
-
-    def seeds_ok(values):
-        return bool(values) and all(v.isdigit() for v in values)
-
-    flags.register_validator("widths", positive_ints, "must be a list of integers >= 1", flag_values=fv)
-    flags.register_validator("seeds", seeds_ok, "must be a list of integers >= 0", flag_values=fv)
+    flags.register_validator("widths", flagdefs.int_list(1), "must be a list of integers >= 1", flag_values=fv)
+    flags.register_validator("seeds", flagdefs.int_list(0), "must be a list of integers >= 0", flag_values=fv)
     flags.register_validator("datasets", lambda v: all(d in datasets.names() for d in v),
                              f"must be names from: {', '.join(datasets.names())}", flag_values=fv)
 

@@ -2,7 +2,6 @@
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 

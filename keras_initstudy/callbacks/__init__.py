@@ -13,8 +13,9 @@ from keras_initstudy.callbacks.perturbation import SymmetryPerturbation
 from keras_initstudy.callbacks.deviation import DeviationTracker
 from keras_initstudy.callbacks.history import HistoryCSV, read_history
 from keras_initstudy.callbacks.initial_weights import InitialWeights
-from keras_initstudy.callbacks.snapshots import WeightSnapshots, load_snapshot, parse_schedule
+from keras_initstudy.callbacks.snapshots import WeightSnapshots, parse_schedule
 from keras_initstudy.callbacks.weight_images import WeightImages
 
-__all__ = ["CorrelationLogger", "SymmetryPerturbation", "kernel_correlations", "DeviationTracker", "EpochCheckpoint", "HistoryCSV", "InitialWeights", "WeightImages",
-           "WeightSnapshots", "load_snapshot", "parse_schedule", "read_history", "restore"]
+__all__ = ["CorrelationLogger", "DeviationTracker", "EpochCheckpoint", "HistoryCSV", "InitialWeights",
+           "SymmetryPerturbation", "WeightImages", "WeightSnapshots", "kernel_correlations", "parse_schedule",
+           "read_history", "restore"]

@@ -9,7 +9,6 @@ the host. Values go into the epoch's logs, so history.csv gets `rmsd` and
 before HistoryCSV and TensorBoard).
 """
 import csv
-import io
 import math
 import os
 from typing import Dict, Optional
@@ -67,14 +66,7 @@ class DeviationTracker(keras.callbacks.Callback):
         if logs is not None:
             logs.update(self.measure())
         if self.every_steps and self.step_rows:
-            self._write_steps()
-
-    def _write_steps(self):
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(self.step_rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.step_rows)
-        rundir.write_text(self.steps_csv, out.getvalue())
+            rundir.write_rows(self.steps_csv, self.step_rows)
 
 
 def read_rows(path: str):

@@ -1,6 +1,5 @@
 """history.csv: one row per completed epoch, rewritten atomically after each epoch."""
 import csv
-import io
 import os
 import time
 from typing import Dict, List
@@ -45,9 +44,4 @@ class HistoryCSV(keras.callbacks.Callback):
         row.update({_rename(k): float(v) for k, v in (logs or {}).items()})
         row["wall_time"] = time.perf_counter() - self._start
         self.rows.append(row)
-        columns = list(dict.fromkeys(k for r in self.rows for k in r))
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        rundir.write_text(self.path, out.getvalue())
+        rundir.write_rows(self.path, self.rows)

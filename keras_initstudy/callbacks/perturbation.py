@@ -34,14 +34,13 @@ def default_layers(model: keras.Model) -> list:
 
 
 class SymmetryPerturbation(keras.callbacks.Callback):
-    """Logs `perturb/<layer>` and `perturb_grad/<layer>` each epoch (and before training)."""
+    """Logs `perturb/<layer>` and `perturb_grad/<layer>` each epoch."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, layers: Sequence[str] = ()):
         super().__init__()
         self.images = tf.constant(images)
         self.labels = tf.constant(labels)
         self.layer_names = list(layers)
-        self.initial = {}
         self._probe = None
 
     def measure(self) -> dict:
@@ -59,9 +58,6 @@ class SymmetryPerturbation(keras.callbacks.Callback):
             values[f"perturb/{name}"] = perturbation_ratio(h)
             values[f"perturb_grad/{name}"] = perturbation_ratio(g) if g is not None else float("nan")
         return values
-
-    def on_train_begin(self, logs=None):
-        self.initial = self.measure()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

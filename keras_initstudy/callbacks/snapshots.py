@@ -42,11 +42,6 @@ def weights_by_path(model: keras.Model) -> Dict[str, np.ndarray]:
     return {variable_name(model, v): np.asarray(v.numpy()) for v in model.trainable_weights}
 
 
-def load_snapshot(path: str) -> Dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
-
-
 class WeightSnapshots(keras.callbacks.Callback):
     def __init__(self, run_dir: str, epochs: Iterable[int]):
         super().__init__()

@@ -16,7 +16,7 @@ import io
 import os
 import socket
 import urllib.parse
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional
 
 import numpy as np
 import tensorflow_datasets as tfds

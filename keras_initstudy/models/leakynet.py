@@ -14,7 +14,7 @@ so all features are identical at init (unless the whole pattern is 'h', which
 gives the He baseline throughout). Batch norm (optional) follows each pair;
 the final Dense is zero; dropout, when asked for, follows every conv.
 """
-from typing import Optional, Tuple
+from typing import Tuple
 
 import keras
 

@@ -3,7 +3,9 @@
 MaskedInitializer (paper 000 §4, footnote 5): weights drawn by a base initializer,
 then those outside a mark (a letter, or any 0/1 matrix) set to exactly zero.
 """
-from typing import Optional, Union
+import ast
+import inspect
+from typing import Dict, Optional, Tuple, Union
 
 import keras
 import numpy as np
@@ -11,6 +13,77 @@ import numpy as np
 from keras_initstudy import masks
 
 PACKAGE = "keras_initstudy"
+
+# The package's own initializers by the name a flag gives them (e.g. papers 001, 003).
+_NAMED: Dict[str, type] = {}
+
+
+def named(name: str):
+    """Class decorator: makes an initializer available to `from_spec` under `name`."""
+    def add(cls):
+        if name in _NAMED:
+            raise ValueError(f"initializer name {name!r} is registered twice")
+        _NAMED[name] = cls
+        return cls
+    return add
+
+
+def parse_spec(text: str) -> Tuple[str, dict]:
+    """'random_normal(stddev=0.5)' -> ('random_normal', {'stddev': 0.5}); 'zeros' -> ('zeros', {}).
+    Arguments are keyword literals (numbers, strings, booleans)."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise ValueError(f"{text!r} is not an initializer (name or name(key=value, ...))") from None
+    if isinstance(node, ast.Name):
+        return node.id, {}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args:
+        try:
+            return node.func.id, {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+        except ValueError:
+            pass
+    raise ValueError(f"{text!r} is not an initializer: give a name, or name(key=value, ...) with literal values")
+
+
+def initializer_class(name: str) -> type:
+    if name in _NAMED:
+        return _NAMED[name]
+    try:
+        found = keras.initializers.get(name)
+    except (ValueError, TypeError):
+        found = None
+    if found is None:
+        raise ValueError(f"unknown initializer {name!r} (a Keras name such as glorot_uniform, "
+                         f"or one of: {', '.join(sorted(_NAMED)) or 'none registered'})")
+    return type(found)
+
+
+def from_spec(spec: Union[str, dict, keras.initializers.Initializer], seed: Optional[int] = None
+              ) -> keras.initializers.Initializer:
+    """A new initializer from 'name' or 'name(key=value, ...)' (or a config dict, or an
+    instance to copy). Random initializers get `seed` (see seeds.py: one seed per draw);
+    a seed written in the spec itself is an error, since every layer would share it."""
+    if not isinstance(spec, str):
+        instance = keras.initializers.get(spec)
+        config = instance.get_config()
+        if seed is not None and "seed" in config:
+            config["seed"] = seed
+        return type(instance).from_config(config)
+    name, kwargs = parse_spec(spec)
+    if "seed" in kwargs:
+        raise ValueError(f"{spec!r}: seeds come from --init_seed, not from the initializer")
+    cls = initializer_class(name)
+    if "seed" in inspect.signature(cls.__init__).parameters:
+        kwargs["seed"] = seed
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{spec!r}: {e}") from None
+
+
+def check_spec(text: str) -> None:
+    """Raises ValueError unless `text` builds an initializer."""
+    from_spec(text, seed=0)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -22,8 +95,9 @@ class MaskedInitializer(keras.initializers.Initializer):
     """
 
     def __init__(self, base: Union[str, dict, keras.initializers.Initializer] = "glorot_uniform",
-                 mask: Union[str, np.ndarray, list] = "a"):
-        self.base = keras.initializers.get(base)
+                 mask: Union[str, np.ndarray, list] = "a", seed: Optional[int] = None):
+        self.seed = seed
+        self.base = from_spec(base, seed)
         self.mask = mask if isinstance(mask, str) else np.asarray(mask, dtype=np.float32)
 
     def mask_for(self, shape) -> np.ndarray:
@@ -41,14 +115,16 @@ class MaskedInitializer(keras.initializers.Initializer):
 
     def get_config(self):
         mask = self.mask if isinstance(self.mask, str) else self.mask.tolist()
-        return {"base": keras.initializers.serialize(self.base), "mask": mask}
+        return {"base": keras.initializers.serialize(self.base), "mask": mask, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):
-        return cls(base=keras.initializers.deserialize(config["base"]), mask=config["mask"])
+        return cls(base=keras.initializers.deserialize(config["base"]), mask=config["mask"],
+                   seed=config.get("seed"))
 
 
-def masked_or_plain(base: str, mask: Optional[str]) -> Union[str, MaskedInitializer]:
+def masked_or_plain(base: keras.initializers.Initializer, mask: Optional[str]
+                    ) -> keras.initializers.Initializer:
     """The initializer for a layer that may carry a letter mark ('none' or None: no mark)."""
     if mask in (None, "", "none"):
         return base

@@ -1,53 +1,18 @@
-"""Model builders by name: `build(model_config, dataset_info)` -> an uncompiled Keras model."""
-from typing import Callable, Dict
+"""Models by name. Each module in this package registers its builder and config
+class (registry.register); importing the package imports every module, so adding
+a model touches only its own module.
 
-import keras
+    spec = models.build(cfg.model, dataset_info, Seeds(init=0, data=0))
+    spec.model, spec.kernels, spec.prunable, spec.output
+"""
+import importlib
+import pkgutil
 
-from keras_initstudy import config as config_lib
-from keras_initstudy import errors, initializers
-from keras_initstudy.datasets import base as datasets_base
-from keras_initstudy.models.constnet import build_constnet
-from keras_initstudy.models.leakynet import build_leakynet
-from keras_initstudy.models.mlp import build_mlp
+from keras_initstudy.models.registry import (ModelConfig, ModelSpec, Seeds, build, config_class,
+                                             config_classes, names, register)
 
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "registry":
+        importlib.import_module(f"{__name__}.{_module.name}")
 
-def _mlp(cfg: config_lib.ModelConfig, info: datasets_base.DatasetInfo) -> keras.Model:
-    if not 0 <= cfg.mask_layer <= cfg.depth:
-        raise errors.UserError(f"--mask_layer={cfg.mask_layer} is not a Dense kernel index 0..{cfg.depth}")
-    kernels = [cfg.kernel_initializer] * (cfg.depth + 1)
-    kernels[cfg.mask_layer] = initializers.masked_or_plain(cfg.kernel_initializer, cfg.mask)
-    return build_mlp(info.input_shape, info.num_classes, width=cfg.width, depth=cfg.depth,
-                     activation=cfg.activation, kernel_initializer=kernels,
-                     bias_initializer=cfg.bias_initializer, dropout=cfg.dropout)
-
-
-def _constnet(init: str):
-    def build(cfg: config_lib.ModelConfig, info: datasets_base.DatasetInfo) -> keras.Model:
-        return build_constnet(info.input_shape, info.num_classes, widen_factor=cfg.widen_factor,
-                              num_blocks=cfg.num_blocks, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
-                              init=init)
-    return build
-
-
-def _leakynet(cfg: config_lib.ModelConfig, info: datasets_base.DatasetInfo) -> keras.Model:
-    return build_leakynet(info.input_shape, info.num_classes, widen_factor=cfg.widen_factor,
-                          num_blocks=cfg.num_blocks, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
-                          leaky_alpha=cfg.leaky_alpha, channel_init=cfg.channel_init)
-
-
-BUILDERS: Dict[str, Callable[[config_lib.ModelConfig, datasets_base.DatasetInfo], keras.Model]] = {
-    "mlp": _mlp,
-    "constnet": _constnet("const"),  # paper 002: identical features at init
-    "wrn": _constnet("he"),  # paper 002's baseline: the same graph, He-initialised
-    "leakynet": _leakynet,
-}
-
-
-def names():
-    return tuple(sorted(BUILDERS))
-
-
-def build(cfg: config_lib.ModelConfig, info: datasets_base.DatasetInfo) -> keras.Model:
-    if cfg.model not in BUILDERS:
-        raise errors.UserError(f"unknown model {cfg.model!r}; valid names: {', '.join(names())}")
-    return BUILDERS[cfg.model](cfg, info)
+__all__ = ["ModelConfig", "ModelSpec", "Seeds", "build", "config_class", "config_classes", "names", "register"]

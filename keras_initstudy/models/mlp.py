@@ -1,26 +1,57 @@
-"""The paper-000 multilayer perceptron (Jesus et al. §3).
+"""The paper-000 multilayer perceptron (Jesus et al. §3), its config and its builder.
 
 Inputs flattened; `depth` hidden Dense layers of `width` units with ReLU; a
 softmax output. Weights Glorot-uniform, eq. (1): w ~ U(-sqrt(6/(m+n)), sqrt(6/(m+n)));
-biases zero. It follows the Keras MNIST MLP example the paper built on.
+biases zero. It follows the Keras MNIST MLP example the paper built on. Each
+layer's initial weights are drawn with their own seed, derived from the init seed
+and the layer's name (seeds.py).
 """
-from typing import Any, Sequence, Tuple, Union
+import dataclasses
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import keras
+
+from keras_initstudy import initializers, seeds, settings
+from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
+from keras_initstudy.settings import at_least, between, setting
 
 InitializerSpec = Union[str, dict, keras.initializers.Initializer]
 
 
-def fresh_initializer(spec: InitializerSpec) -> keras.initializers.Initializer:
-    """A new initializer object from a name, config dict or object.
+def _is_activation(name: str) -> bool:
+    keras.activations.get(name)
+    return True
 
-    Each layer gets its own copy, so an object with a fixed seed is not shared
-    (which would give layers of equal shape equal weights).
-    """
-    initializer = keras.initializers.get(spec)
-    if initializer is None:
-        raise ValueError(f"unknown initializer {spec!r}")
-    return keras.initializers.deserialize(keras.initializers.serialize(initializer))
+
+INITIALIZER = settings.parses(initializers.check_spec,
+                              "must be an initializer: a Keras name (glorot_uniform, he_normal) or "
+                              "name(key=value, ...), e.g. random_normal(stddev=0.5)")
+ACTIVATION = settings.Check(_is_activation, "must name a Keras activation (e.g. relu, tanh)")
+MASK = settings.Check(lambda v: v == "none" or (bool(v.strip()) and len(v) <= 8),
+                      "must be none or 1-8 characters of text")
+DROPOUT = between(0.0, 0.99)
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPConfig(ModelConfig):
+    width: int = setting(256, "Units per hidden layer (paper 000 §3, Fig. 1(b): 256).", at_least(1))
+    depth: int = setting(2, "Number of hidden layers (paper 000 §3: 2).", at_least(0))
+    activation: str = setting("relu", "Hidden-layer activation, a Keras name (paper 000 §3: relu).", ACTIVATION)
+    kernel_initializer: str = setting(
+        "glorot_uniform", "Initializer of the weights: a Keras name or name(key=value, ...) "
+        "(paper 000 eq. 1: glorot_uniform).", INITIALIZER)
+    bias_initializer: str = setting("zeros", "Initializer of the biases (paper 000 §3: zeros).", INITIALIZER)
+    mask: str = setting("none", "Letter(s) stamped on one initial weight matrix (paper 000 Fig. 1: a); "
+                        "weights outside the mark start at exactly zero. none: no mark.", MASK)
+    mask_layer: int = setting(1, "Dense kernel carrying the mask: 0 = input->hidden_1, 1 = hidden-to-hidden "
+                              "(paper 000 Fig. 1), depth = last hidden->output.", at_least(0))
+    dropout: float = setting(0.0, "Dropout rate after every hidden Dense layer (convnets: after every conv).",
+                             DROPOUT)
+
+    def validate(self):
+        if self.mask_layer > self.depth:
+            raise settings.ConfigError(f"mask_layer={self.mask_layer}: must be at most depth={self.depth} "
+                                       f"(kernels are numbered 0..depth)")
 
 
 def _per_layer(spec: Any, count: int, what: str) -> Sequence[Any]:
@@ -36,28 +67,47 @@ def build_mlp(input_shape: Tuple[int, ...], num_classes: int, width: int = 256, 
               activation: str = "relu",
               kernel_initializer: Union[InitializerSpec, Sequence[InitializerSpec]] = "glorot_uniform",
               bias_initializer: Union[InitializerSpec, Sequence[InitializerSpec]] = "zeros",
-              dropout: float = 0.0, name: str = "mlp") -> keras.Model:
+              dropout: float = 0.0, name: str = "mlp", init_seed: int = 0, data_seed: Optional[int] = None,
+              mask: Optional[str] = None, mask_layer: int = 1) -> keras.Model:
     """Returns the (uncompiled) MLP.
 
     Dense layers are named hidden_1..hidden_<depth> and output. Initializers are
     one spec for all Dense layers or a sequence of depth + 1 specs (hidden layers
-    first, output last), which is how a single layer gets, say, a masked init.
-    `dropout` > 0 adds a Dropout layer after each hidden layer.
+    first, output last); each layer's draw is seeded from (init_seed, its name).
+    `mask` stamps a glyph on kernel `mask_layer`. `dropout` > 0 adds a Dropout
+    layer after each hidden layer, seeded from data_seed (default: init_seed).
     """
     if width < 1 or depth < 0:
         raise ValueError(f"width must be >= 1 and depth >= 0, got {width}, {depth}")
+    data_seed = init_seed if data_seed is None else data_seed
     kernels = _per_layer(kernel_initializer, depth + 1, "kernel_initializer")
     biases = _per_layer(bias_initializer, depth + 1, "bias_initializer")
-    layers = [keras.Input(shape=tuple(input_shape), name="image"), keras.layers.Flatten(name="flatten")]
+    names = [f"hidden_{i + 1}" for i in range(depth)] + ["output"]
+
+    def dense(i, units, **kwargs):
+        kernel = initializers.from_spec(kernels[i], seeds.derive(init_seed, names[i], "kernel"))
+        if i == mask_layer:
+            kernel = initializers.masked_or_plain(kernel, mask)
+        return keras.layers.Dense(units, name=names[i], kernel_initializer=kernel,
+                                  bias_initializer=initializers.from_spec(
+                                      biases[i], seeds.derive(init_seed, names[i], "bias")), **kwargs)
+
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
     for i in range(depth):
-        layers.append(keras.layers.Dense(
-            width, activation=activation, name=f"hidden_{i + 1}",
-            kernel_initializer=fresh_initializer(kernels[i]),
-            bias_initializer=fresh_initializer(biases[i])))
+        x = dense(i, width, activation=activation)(x)
         if dropout:
-            layers.append(keras.layers.Dropout(dropout, name=f"dropout_{i + 1}"))
-    layers.append(keras.layers.Dense(
-        num_classes, activation="softmax", name="output", dtype="float32",  # float32 under mixed precision
-        kernel_initializer=fresh_initializer(kernels[-1]),
-        bias_initializer=fresh_initializer(biases[-1])))
-    return keras.Sequential(layers, name=name)
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}",
+                                     seed=seeds.derive(data_seed, f"dropout_{i + 1}"))(x)
+    # float32 output under mixed precision
+    outputs = dense(depth, num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register("mlp", MLPConfig)
+def build(cfg: MLPConfig, info, seeds_: Seeds) -> ModelSpec:
+    model = build_mlp(info.input_shape, info.num_classes, width=cfg.width, depth=cfg.depth,
+                      activation=cfg.activation, kernel_initializer=cfg.kernel_initializer,
+                      bias_initializer=cfg.bias_initializer, dropout=cfg.dropout,
+                      init_seed=seeds_.init, data_seed=seeds_.data, mask=cfg.mask, mask_layer=cfg.mask_layer)
+    return ModelSpec.of(model)

@@ -59,12 +59,26 @@ class MlpTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllEqual(hidden.bias.numpy(), np.ones(3))
         self.assertAllEqual(output.bias.numpy(), np.zeros(2))
 
-    def test_seeded_initializer_object_is_not_shared_between_layers(self):
+    def test_layers_draw_independently_even_from_one_seeded_initializer(self):
+        # Keras 3: an initializer with an integer seed draws the same values on every call,
+        # so layers of one shape would be equal; each layer gets its own derived seed instead.
         seeded = keras.initializers.GlorotUniform(seed=1)
         model = mlp.build_mlp((8,), 8, width=8, depth=2, kernel_initializer=seeded)
-        first, second = [l.kernel.numpy() for l in model.layers if isinstance(l, keras.layers.Dense)][:2]
-        self.assertAllEqual(first, second)  # same seed, same shape: same draw, by design of seeds
-        self.assertIsNot(model.layers[1].kernel_initializer, model.layers[2].kernel_initializer)
+        first, second, third = [l.kernel.numpy() for l in model.layers if isinstance(l, keras.layers.Dense)]
+        self.assertNotAllEqual(first, second)
+        self.assertNotAllEqual(second, third)
+        self.assertIsNot(model.get_layer("hidden_1").kernel_initializer, model.get_layer("hidden_2").kernel_initializer)
+
+    def test_initial_weights_depend_only_on_the_init_seed(self):
+        keras.utils.set_random_seed(1)
+        a = mlp.build_mlp((8,), 4, width=8, init_seed=5, data_seed=0)
+        keras.utils.set_random_seed(2)  # other global state, other data seed: same weights
+        keras.initializers.GlorotUniform()((3, 3))
+        b = mlp.build_mlp((8,), 4, width=8, init_seed=5, data_seed=9)
+        c = mlp.build_mlp((8,), 4, width=8, init_seed=6)
+        for wa, wb, wc in zip(a.weights, b.weights, c.weights):
+            self.assertAllEqual(wa.numpy(), wb.numpy())
+        self.assertNotAllEqual(a.weights[0].numpy(), c.weights[0].numpy())
 
     def test_wrong_number_of_per_layer_initializers(self):
         with self.assertRaisesRegex(ValueError, "got 2 initializers for 3 Dense layers"):

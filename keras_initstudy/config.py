@@ -1,154 +1,261 @@
 """Frozen run configurations, one dataclass per concern, and the run's identity.
 
-Every field is also an absl flag of the same name (see `flagdefs`), so a config
-round-trips through a flagfile. A run directory is named from the experiment and
-a short hash of the *non-default* hashed fields, so adding a new field with a
-default never renames old runs (the idea is open_lth's).
+Every field is made by settings.setting (default, help, check); a config checks
+itself when built, `replace` included, so no invalid run can be described. The
+model's settings are its own config class, registered with its builder
+(models/registry.py). Binaries generate their flags from these fields (flagdefs).
+
+A run directory is named `<experiment>-<hash>`; the hash covers what the run
+computes (HASH_VERSION 2):
+  - only the fields of the chosen model (a ConstNet has no width);
+  - canonical values: `--seed` is resolved into init and data seeds, so
+    `--seed=3` and `--init_seed=3 --data_seed=3` are one run; `--epochs` does not
+    count when `--steps` ends the run; `--deterministic` is a flag shorthand for
+    `--nondeterminism=deterministic`;
+  - only values that differ from the defaults, so a new field with a default
+    never renames old runs (open_lth's idea);
+  - not where things go (output_dir, data_dir, experiment: that is in the name)
+    nor the instruments (MeasureConfig): they never change the training (tested:
+    weights are bit-identical with and without them). A run's instruments are
+    fixed by the command that started it (see training.check_instruments).
 """
 import dataclasses
 import hashlib
 import json
 from typing import Any, Dict, Iterator, List, Optional
 
-# Fields that say where things are, not what is computed: left out of the hash.
-_NOT_HASHED = {"hashed": False}
+from keras_initstudy import datasets, models, settings
+from keras_initstudy import steps as steps_lib
+from keras_initstudy.settings import ConfigError, at_least, between, positive, setting
+
+HASH_VERSION = 2  # 1: every non-default field of every section, model fields of every model
+
+OPTIMIZER_NAMES = ("adagrad", "adam", "rmsprop", "sgd")
+NONDETERMINISM = ("deterministic", "default", "simulated")
+STEP_LIST = settings.parses(steps_lib.check_list, "must be comma-separated steps (500it, 2ep, 2ep100it; "
+                                              "a bare number is epochs)")
+STEP = settings.parses(steps_lib.check_text, "must be a step: 500it, 2ep, 2ep100it (a bare number is epochs)")
+
+
+def _check_schedule(text: str) -> None:
+    text = text.strip()
+    if text == "none":
+        return
+    if text.startswith("log:"):
+        if int(text[4:]) < 1:
+            raise ValueError("log:N needs N >= 1")
+        return
+    steps_lib.check_list(text)
+
+
+def _validate(instance) -> None:
+    settings.validate_fields(instance)
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "fashion_mnist_mini"  # the embedded default, so runs work offline
-    data_dir: Optional[str] = dataclasses.field(default=None, metadata=_NOT_HASHED)
-    download: bool = dataclasses.field(default=True, metadata=_NOT_HASHED)
+    dataset: str = setting("fashion_mnist_mini", "Dataset name (fashion_mnist_mini is embedded and needs "
+                           "no files).", choices=datasets.names())
+    data_dir: Optional[str] = setting(None, "Folder with the dataset's files (idx .gz, cifar-10-batches-py, "
+                                      "HASYv2.tar.bz2) or TFDS's data_dir.", hashed=False)
+    download: bool = setting(True, "Let TensorFlow Datasets download data that is not found locally.",
+                             hashed=False)
 
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    model: str = "mlp"
-    width: int = 256  # paper 000 §3, Fig. 1(b): 256 units per hidden layer
-    depth: int = 2  # paper 000 §3: two hidden layers
-    activation: str = "relu"  # paper 000 §3
-    kernel_initializer: str = "glorot_uniform"  # paper 000 eq. (1)
-    bias_initializer: str = "zeros"  # paper 000 §3: biases initialised at zero
-    mask: str = "none"  # paper 000 Fig. 1 stamps the letter "a"; "none": no mark
-    mask_layer: int = 1  # Dense kernel index (0 = input->hidden_1); 1 = hidden-to-hidden, as in Fig. 1
-    widen_factor: int = 10  # paper 002 App. A: Wide-ResNet widths 16k, 32k, 64k with k = 10
-    num_blocks: int = 12  # paper 002 App. A: 12 skippable blocks (LeakyNet: 12 block convs)
-    batch_norm: bool = True  # paper 002 App. A: batch norm before each activation, on by default
-    leaky_alpha: float = 0.01  # paper 002 §5.1: Leaky ReLU slope
-    channel_init: str = "i"  # paper 002 §5.1: LeakyNet channel matrices, 'i', '1' or 'h' per block conv
-    dropout: float = 0.0  # paper 002 App. A: disabled by default; App. I: on every conv incl. the first
+    __post_init__ = _validate
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-    epochs: int = 100  # paper 000 trains 1000 epochs (flags/); 100 keeps a default run under a minute
-    batch_size: int = 128  # paper 000 §3
-    learning_rate: float = 0.1  # paper 000 §3
-    optimizer: str = "sgd"  # paper 000 §3: plain SGD
-    momentum: float = 0.0  # paper 000: plain SGD; paper 002 App. A: 0.9
-    weight_decay: float = 0.0  # paper 002 App. A: 5e-4 (PyTorch-style, added to the gradient)
-    lr_boundaries: str = ""  # epochs where the learning rate is multiplied by lr_factor (paper 002: 60,120,160)
-    lr_factor: float = 0.2  # paper 002 App. A: divided by 5
-    augment: bool = False  # pad 4, random crop, horizontal flip (paper 002's CIFAR-10 setting)
-    mixup: float = 0.0  # mixup Beta(alpha, alpha); 0: off (paper 002 App. A mentions it, off by default)
-    seed: int = 0
-    deterministic: bool = False  # shorthand for nondeterminism=deterministic
-    nondeterminism: str = "default"  # paper 002: deterministic | default (framework's own) | simulated
-    noise_scale: float = 2.0 ** -24  # simulated: relative size of the per-element gradient noise
-    dtype: str = "float32"  # paper 002 Table 3: float32 or mixed_float16
+    epochs: int = setting(100, "Epochs to train (paper 000: 1000; 100 keeps the default run under a minute).",
+                          at_least(1))
+    steps: int = setting(0, "Train exactly this many optimizer updates instead of --epochs (0: use --epochs).",
+                         at_least(0))
+    batch_size: int = setting(128, "Mini-batch size (paper 000 §3: 128).", at_least(1))
+    learning_rate: float = setting(0.1, "Learning rate (paper 000 §3: 0.1).", positive())
+    optimizer: str = setting("sgd", "Optimizer (paper 000 §3: plain SGD).", choices=OPTIMIZER_NAMES)
+    momentum: float = setting(0.0, "SGD momentum (paper 002 App. A: 0.9).", between(0.0, 0.999))
+    weight_decay: float = setting(0.0, "L2 weight decay added to every gradient, as PyTorch's SGD does "
+                                  "(paper 002 App. A: 5e-4).", at_least(0.0))
+    lr_boundaries: str = setting("", "Steps at which the learning rate is multiplied by --lr_factor, e.g. "
+                                 "60,120,160 (epochs; paper 002) or 500it,2ep.", STEP_LIST)
+    lr_factor: float = setting(0.2, "Learning-rate factor at each boundary (paper 002 App. A: 1/5).", positive())
+    augment: bool = setting(False, "Pad 4, random crop, horizontal flip (paper 002's CIFAR-10 setting).")
+    mixup: float = setting(0.0, "Mixup Beta(alpha, alpha); 0: off (paper 002 App. A, off by default).",
+                           at_least(0.0))
+    seed: int = setting(0, "Shorthand for --init_seed and --data_seed.", at_least(0))
+    init_seed: Optional[int] = setting(None, "Seed of the initial weights (default: --seed).",
+                                       settings.optional(at_least(0)))
+    data_seed: Optional[int] = setting(None, "Seed of the order of examples, augmentation and dropout "
+                                       "(default: --seed).", settings.optional(at_least(0)))
+    nondeterminism: str = setting("default", "deterministic (op determinism on), default (the framework's own "
+                                  "arithmetic) or simulated (rounding-sized gradient noise; paper 002).",
+                                  choices=NONDETERMINISM)
+    noise_scale: float = setting(2.0 ** -24, "simulated: relative standard deviation of the gradient noise "
+                                 "(2^-24: float32 rounding).", at_least(0.0))
+    dtype: str = setting("float32", "Compute precision (paper 002 Table 3).", choices=("float32", "mixed_float16"))
+
+    def __post_init__(self):
+        settings.validate_fields(self)
+        if self.optimizer != "sgd" and (self.momentum or self.weight_decay):
+            raise ConfigError("momentum and weight_decay need optimizer=sgd")
+        if self.nondeterminism == "simulated" and self.optimizer != "sgd":
+            raise ConfigError("nondeterminism=simulated needs optimizer=sgd")
+
+    @property
+    def seeds(self) -> models.Seeds:
+        return models.Seeds(init=self.seed if self.init_seed is None else self.init_seed,
+                            data=self.seed if self.data_seed is None else self.data_seed)
 
     def op_determinism(self) -> bool:
         """Whether TensorFlow's ops run deterministically (simulated noise is the only source then)."""
-        return self.deterministic or self.nondeterminism in ("deterministic", "simulated")
+        return self.nondeterminism in ("deterministic", "simulated")
 
     def mechanism(self) -> str:
         """The symmetry-breaking mechanism recorded in the run directory."""
-        if self.nondeterminism == "default" and self.deterministic:
-            return "deterministic"
         return self.nondeterminism
+
+    def end(self, steps_per_epoch: int) -> steps_lib.Step:
+        """Where training ends: --steps updates, else --epochs epochs."""
+        if self.steps:
+            return steps_lib.Step(self.steps, steps_per_epoch)
+        return steps_lib.Step.from_epochs(self.epochs, steps_per_epoch)
+
+    def identity(self) -> Dict[str, Any]:
+        """The values that decide what is computed, in canonical form."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        seeds = self.seeds
+        values.update(init_seed=seeds.init, data_seed=seeds.data)
+        del values["seed"]
+        if self.steps:
+            del values["epochs"]
+        if self.nondeterminism != "simulated":
+            del values["noise_scale"]
+        return values
 
 
 @dataclasses.dataclass(frozen=True)
 class MeasureConfig:
     """What is recorded during training (paper 000 §4-5); none of it changes the training."""
 
-    rmsd: bool = True  # RMSD from w(0) each epoch, paper 000 eq. (3)
-    snapshot_epochs: str = "log:10"  # 'none', 'log:N' or '0,1,2,5,...'; 0 and the last epoch always
-    rmsd_every_steps: int = 0  # also record RMSD every K optimizer steps (0: per epoch only)
-    rmsd_include_biases: bool = False  # paper 000 eq. (3) runs over the edges (kernels) only
-    weight_images: bool = True  # TensorBoard image of one kernel + deviation histograms
-    image_layer: int = 1  # Dense kernel index of the image; 1 = hidden-to-hidden (Fig. 1)
-    correlations: bool = True  # paper 002 eqs. (5)-(6) for every kernel, each epoch
-    perturbation_layers: str = ""  # paper 002 App. G: '' off, 'auto', or comma-separated layer names
+    rmsd: bool = setting(True, "Log RMSD from the initial weights (paper 000 eq. 3) each epoch.", measure=True)
+    snapshots: str = setting("log:10", "Steps whose weights are saved to snapshots/: 'none', 'log:N' (N "
+                             "log-spaced epochs) or a list '0,1,2,5,10,500it'; step 0 (the initial weights) "
+                             "and the last step are always kept.",
+                             settings.parses(_check_schedule, "must be none, log:N or a list of steps"),
+                             measure=True)
+    save_points: str = setting("", "Steps whose complete state (weights and optimizer) is kept in "
+                               "savepoints/ for rewinding, e.g. 0it,500it.", STEP_LIST, measure=True)
+    rmsd_every_steps: int = setting(0, "Also record RMSD (paper 000 eq. 3) every K optimizer steps into "
+                                    "rmsd_steps.csv; 0: once per epoch only.", at_least(0), measure=True)
+    rmsd_include_biases: bool = setting(False, "Count biases in the RMSD (paper 000 counts edge weights "
+                                        "only).", measure=True)
+    weight_images: bool = setting(True, "TensorBoard image of one kernel each epoch and histograms of "
+                                  "w(t) - w(0).", measure=True)
+    image_layer: int = setting(1, "Kernel index shown by --weight_images (1 = hidden-to-hidden).", at_least(0),
+                               measure=True)
+    correlations: bool = setting(True, "Log forward/backward kernel correlations (paper 002 eqs. 5-6) each "
+                                 "epoch.", measure=True)
+    perturbation_layers: str = setting("", "Log the symmetry-breaking perturbation norm of these layers' "
+                                       "activations and gradients (paper 002 App. G): '' off, 'auto' (the "
+                                       "model's feature layers) or comma-separated layer names.", measure=True)
+
+    def __post_init__(self):
+        settings.validate_fields(self)
+        if self.rmsd_every_steps and not self.rmsd:
+            raise ConfigError("rmsd_every_steps needs rmsd")
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    experiment: str = ""  # empty: named "<model>_<dataset>"
-    output_dir: str = dataclasses.field(default="runs", metadata=_NOT_HASHED)
+    experiment: str = setting("", "Run-directory prefix (default: <model>_<dataset>).", settings.Check(
+        lambda v: "/" not in v and "\\" not in v and not v.startswith("."), "must be a plain folder-name prefix"),
+        hashed=False)
+    output_dir: str = setting("runs", "Parent folder of run directories.",
+                              settings.Check(bool, "must not be empty"), hashed=False)
+    checkpoint_every: str = setting("1ep", "How often the resumable state is saved (a step: 1ep, 500it).",
+                                    STEP, hashed=False)
+
+    __post_init__ = _validate
 
 
-# Model-specific fields and the models they apply to; the rest apply to every model.
-CONV_MODELS = frozenset({"constnet", "wrn", "leakynet"})
-MODEL_FIELDS = {
-    "width": {"mlp"}, "depth": {"mlp"}, "activation": {"mlp"}, "kernel_initializer": {"mlp"},
-    "bias_initializer": {"mlp"}, "mask": {"mlp"}, "mask_layer": {"mlp"},
-    "widen_factor": CONV_MODELS, "num_blocks": CONV_MODELS, "batch_norm": CONV_MODELS,
-    "leaky_alpha": {"leakynet"}, "channel_init": {"leakynet"},
-}
+SECTIONS = ("data", "model", "training", "measure", "run")
+FIXED_SECTIONS = {"data": DataConfig, "training": TrainingConfig, "measure": MeasureConfig, "run": RunConfig}
 
 
-def applies(field: str, model: str) -> bool:
-    return model in MODEL_FIELDS.get(field, {model})
+def _default_model() -> models.ModelConfig:
+    return models.config_class("mlp")()
 
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
-    """Everything that defines one training run."""
+    """Everything that defines one training run. Field names are unique across sections
+    (a model config may not reuse a name of another section), so a config is also a
+    flat name -> value mapping: `flat()`, `from_flat()`, `replace(width=...)`."""
 
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
-    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    model: models.ModelConfig = dataclasses.field(default_factory=_default_model)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     measure: MeasureConfig = dataclasses.field(default_factory=MeasureConfig)
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
 
+    def __post_init__(self):
+        if not isinstance(self.model, models.ModelConfig) or not type(self.model).name:
+            raise ConfigError(f"model must be a registered model config, got {self.model!r}")
+
+    hash_version = HASH_VERSION
+
+    @property
+    def model_name(self) -> str:
+        return type(self.model).name
+
     def sections(self) -> Iterator[Any]:
-        return (getattr(self, f.name) for f in dataclasses.fields(self))
+        return (getattr(self, name) for name in SECTIONS)
 
     def nested(self) -> Dict[str, Dict[str, Any]]:
-        """{section name: {field: value}}, as written to config.json."""
-        return dataclasses.asdict(self)
+        """{section name: {field: value}}, as written to config.json (the model's name under model)."""
+        out = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+        out["model"] = {"model": self.model_name, **out["model"]}
+        return out
 
     def flat(self) -> Dict[str, Any]:
-        """All fields of all sections by name (names are unique across sections)."""
-        return {k: v for s in self.sections() for k, v in dataclasses.asdict(s).items()}
+        """Every field by name, with `model` holding the model's name."""
+        return {k: v for section in self.nested().values() for k, v in section.items()}
 
     def experiment_name(self) -> str:
-        return self.run.experiment or f"{self.model.model}_{self.data.dataset}"
+        return self.run.experiment or f"{self.model_name}_{self.data.dataset}"
 
-    def non_default_hashed(self) -> Dict[str, Any]:
-        """The hashed fields whose value differs from the dataclass default."""
-        changed = {}
-        for section in self.sections():
-            for f in dataclasses.fields(section):
-                value = getattr(section, f.name)
-                if f.metadata.get("hashed", True) and value != f.default:
-                    changed[f.name] = value
-        return changed
+    # -- identity ------------------------------------------------------------------------------
+    def identity(self) -> Dict[str, Any]:
+        """Canonical values of everything that decides what the run computes."""
+        values = {"model": self.model_name, "dataset": self.data.dataset}
+        values.update({f.name: getattr(self.model, f.name) for f in dataclasses.fields(self.model)
+                       if f.metadata.get("hashed", True)})
+        values.update(self.training.identity())
+        return values
+
+    def non_default_identity(self) -> Dict[str, Any]:
+        """identity() entries that differ from a default config of the same model."""
+        default = ExperimentConfig(model=type(self.model)()).identity()
+        default["model"] = ExperimentConfig().model_name
+        return {k: v for k, v in self.identity().items() if k not in default or default[k] != v}
 
     def run_hash(self) -> str:
-        """Eight hex digits of the SHA-256 of the sorted non-default settings."""
-        text = json.dumps(self.non_default_hashed(), sort_keys=True)
+        """Eight hex digits of the SHA-256 of the sorted non-default identity."""
+        text = json.dumps({"hash_version": HASH_VERSION, **self.non_default_identity()}, sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
     def run_name(self) -> str:
         return f"{self.experiment_name()}-{self.run_hash()}"
 
+    def instruments(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self.measure)
+
+    # -- flat views ---------------------------------------------------------------------------
     def to_flag_lines(self) -> List[str]:
         """`--name=value` lines that `--flagfile` reads back into this config."""
         lines = []
         for name, value in self.flat().items():
-            if value is None or not applies(name, self.model.model):
+            if value is None:
                 continue
             if isinstance(value, bool):
                 lines.append(f"--{name}" if value else f"--no{name}")
@@ -157,20 +264,52 @@ class ExperimentConfig:
         return lines
 
     @classmethod
-    def from_flat(cls, values: Dict[str, Any]) -> "ExperimentConfig":
-        """Builds a config from a name -> value mapping holding every field."""
-        sections = {}
-        for f in dataclasses.fields(cls):
-            section_cls = f.default_factory
-            names = [g.name for g in dataclasses.fields(section_cls)]
-            sections[f.name] = section_cls(**{n: values[n] for n in names})
-        return cls(**sections)
+    def from_flat(cls, values: Dict[str, Any], strict: bool = False) -> "ExperimentConfig":
+        """A config from name -> value; missing names take their defaults.
+
+        `model` picks the model config class. Names of other models' fields are
+        ignored (a flag set holds every model's flags), unless `strict`; names of
+        no field at all are an error.
+        """
+        model_cls = models.config_class(values.get("model", "mlp"))
+        known = set(field_names())
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown config fields: {', '.join(sorted(unknown))}")
+        model_fields = {f.name for f in dataclasses.fields(model_cls)}
+        if strict:
+            foreign = set(values) - model_fields - fixed_field_names() - {"model"}
+            if foreign:
+                raise ConfigError(f"{', '.join(sorted(foreign))} does not apply to model {model_cls.name}")
+        sections = {name: section_cls(**{f.name: values[f.name] for f in dataclasses.fields(section_cls)
+                                         if f.name in values})
+                    for name, section_cls in FIXED_SECTIONS.items()}
+        model = model_cls(**{k: v for k, v in values.items() if k in model_fields})
+        return cls(model=model, **sections)
 
     def replace(self, **changes: Any) -> "ExperimentConfig":
-        """A copy with some fields (by flat name) changed."""
+        """A copy with some fields (by flat name) changed, checked like a new config.
+
+        Changing `model` starts the new model's settings from its defaults (plus any
+        of its fields given here); naming a field the model does not have is an error.
+        """
         flat = self.flat()
-        unknown = set(changes) - set(flat)
-        if unknown:
-            raise KeyError(f"unknown config fields: {sorted(unknown)}")
+        if "model" in changes and changes["model"] != self.model_name:
+            for f in dataclasses.fields(self.model):
+                flat.pop(f.name)
         flat.update(changes)
-        return ExperimentConfig.from_flat(flat)
+        return ExperimentConfig.from_flat(flat, strict=True)
+
+
+def fixed_field_names() -> set:
+    return {f.name for cls in FIXED_SECTIONS.values() for f in dataclasses.fields(cls)}
+
+
+def field_names() -> List[str]:
+    """Every settable name: fixed sections, `model`, and every registered model's fields."""
+    names = [f.name for cls in FIXED_SECTIONS.values() for f in dataclasses.fields(cls)]
+    return names + ["model"] + sorted({f.name for _, f in settings.fields_of(models.config_classes())})
+
+
+def model_fields_of(name: str) -> set:
+    return {f.name for f in dataclasses.fields(models.config_class(name))}

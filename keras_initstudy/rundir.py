@@ -5,7 +5,9 @@ Layout (one function per path, so readers and writers agree):
     environment.json         device, versions, op determinism and symmetry-breaking mechanism
     history.csv              one row per completed epoch
     checkpoint/              the state an interrupted run resumes from
-    snapshots/epoch-N.npz    every kernel and bias after N epochs (0 = initial weights)
+    snapshots/epoch-N.npz    every kernel and bias after N epochs (0 = initial weights);
+                             step-N.npz after N updates, for steps between epoch ends
+    savepoints/step-N.*      complete state (weights, optimizer) kept for rewinding
     rmsd_steps.csv           RMSD every K optimizer steps, when asked for
     tb/                      TensorBoard events
     model.keras              the final model
@@ -19,10 +21,9 @@ import os
 import tempfile
 from typing import Any, Iterator
 
-from keras_initstudy import config as config_lib
 
-
-def path_for(cfg: config_lib.ExperimentConfig) -> str:
+def path_for(cfg) -> str:
+    """<output_dir>/<run name> of an ExperimentConfig."""
     return os.path.join(cfg.run.output_dir, cfg.run_name())
 
 
@@ -58,6 +59,13 @@ def snapshot_path(run_dir: str, epoch: int) -> str:
     return os.path.join(snapshot_dir(run_dir), f"epoch-{epoch:05d}.npz")
 
 
+def snapshot_path_for(run_dir: str, step) -> str:
+    """A steps.Step's snapshot: epoch-NNNNN.npz at an epoch end, step-NNNNNNNNN.npz between."""
+    if step.at_epoch_end:
+        return snapshot_path(run_dir, step.epoch)
+    return os.path.join(snapshot_dir(run_dir), f"step-{step.iteration:09d}.npz")
+
+
 def snapshot_epochs(run_dir: str) -> list:
     """The epochs that have a snapshot file, ascending."""
     folder = snapshot_dir(run_dir)
@@ -65,6 +73,10 @@ def snapshot_epochs(run_dir: str) -> list:
         return []
     return sorted(int(n[len("epoch-"):-len(".npz")]) for n in os.listdir(folder)
                   if n.startswith("epoch-") and n.endswith(".npz"))
+
+
+def save_point_dir(run_dir: str) -> str:
+    return os.path.join(run_dir, "savepoints")
 
 
 def rmsd_steps_path(run_dir: str) -> str:
@@ -122,12 +134,13 @@ def write_json(path: str, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def write_settings(run_dir: str, cfg: config_lib.ExperimentConfig) -> None:
+def write_settings(run_dir: str, cfg) -> None:
     """flags.txt (for --flagfile) and config.json (nested, for analysis)."""
     write_text(flags_path(run_dir), "\n".join(cfg.to_flag_lines()) + "\n")
     write_json(config_path(run_dir), {
         "run_name": cfg.run_name(),
-        "non_default": cfg.non_default_hashed(),
+        "hash_version": cfg.hash_version,
+        "non_default": cfg.non_default_identity(),
         **cfg.nested(),
     })
 

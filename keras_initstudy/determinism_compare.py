@@ -29,7 +29,7 @@ from keras_initstudy import config as config_lib  # noqa: E402
 from keras_initstudy import datasets, determinism, errors, flagdefs, rundir, training  # noqa: E402
 from keras_initstudy.analysis import correlations  # noqa: E402
 from keras_initstudy.callbacks import read_history  # noqa: E402
-from keras_initstudy.callbacks.initial_weights import variable_name  # noqa: E402
+from keras_initstudy.callbacks.snapshots import variable_name  # noqa: E402
 
 FLAGS = flags.FLAGS
 MECHANISMS = ("deterministic", "default", "simulated", "dropout")
@@ -49,9 +49,8 @@ def mechanism_config(base: config_lib.ExperimentConfig, mechanism: str, repeat: 
                      dropout: float) -> config_lib.ExperimentConfig:
     experiment = f"{base.experiment_name()}-{mechanism}-r{repeat}"
     if mechanism == "dropout":
-        return base.replace(nondeterminism="deterministic", deterministic=False, dropout=dropout,
-                            experiment=experiment)
-    return base.replace(nondeterminism=mechanism, deterministic=False, experiment=experiment)
+        return base.replace(nondeterminism="deterministic", dropout=dropout, experiment=experiment)
+    return base.replace(nondeterminism=mechanism, experiment=experiment)
 
 
 def final_weights(run_dir: str):

@@ -50,23 +50,30 @@ def mixup_batch(images, one_hot, alpha: float, seed):
             lam * one_hot + (1 - lam) * tf.reverse(one_hot, [0]))
 
 
-def train_stream(split: base.Split, batch_size: int, seed: int, first_epoch: int, end_epoch: int,
+def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end: int,
                  augment: bool = False, mixup: float = 0.0, num_classes: int = 0) -> tf.data.Dataset:
-    """Batches of epochs first_epoch .. end_epoch - 1, one shuffled pass each.
+    """The batches of optimizer steps start .. end - 1 (0-based), one shuffled pass per epoch.
 
-    `augment` applies augment_one to every example; `mixup` > 0 mixes batches and
-    yields one-hot labels (needs num_classes). Their randomness is stateless too,
-    seeded by (seed, epoch, example or batch), so resumed runs replay it.
+    Step s is batch s % steps_per_epoch of epoch s // steps_per_epoch, so a stream
+    started at step k yields exactly the batches an uninterrupted stream yields
+    from step k. `augment` applies augment_one to every example; `mixup` > 0 mixes
+    batches and yields one-hot labels (needs num_classes). Their randomness is
+    stateless too, seeded by (seed, epoch, example or batch), so it is replayed.
     """
+    if not 0 <= start <= end:
+        raise ValueError(f"bad step range {start}..{end}")
     images = tf.constant(split.images)
     labels = tf.constant(split.labels)
     n = len(split)
+    per_epoch = steps_per_epoch(n, batch_size)
 
     def example_seed(epoch, index):
         return tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64) * (1 << 32) + index])
 
     def one_epoch(epoch):
-        order = tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, epoch))
+        # The epoch's first batch in this stream: > 0 only for the epoch the stream starts in.
+        skip = tf.maximum(tf.cast(start, tf.int64) - epoch * per_epoch, 0)
+        order = tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, epoch)).skip(skip * batch_size)
         if augment:
             examples = order.map(
                 lambda i: (augment_one(tf.gather(images, i), example_seed(epoch, i)), tf.gather(labels, i)),
@@ -77,13 +84,15 @@ def train_stream(split: base.Split, batch_size: int, seed: int, first_epoch: int
                 lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if mixup:
-            batches = batches.enumerate().map(
+            batches = batches.enumerate(start=skip).map(
                 lambda step, batch: mixup_batch(batch[0], tf.one_hot(batch[1], num_classes), mixup,
                                                 example_seed(epoch, -1 - step)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return batches
 
-    return tf.data.Dataset.range(first_epoch, end_epoch).flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+    first_epoch, last_epoch = start // per_epoch, -(-end // per_epoch)
+    return (tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
+            .take(end - start).prefetch(tf.data.AUTOTUNE))
 
 
 def eval_batches(split: base.Split, batch_size: int = EVAL_BATCH_SIZE, num_classes: int = 0) -> tf.data.Dataset:

@@ -61,8 +61,7 @@ def train_one(data: datasets.Dataset, unique: int, replicas: int, noise: float, 
     model = build_replicated_mlp(data.info.input_shape, data.info.num_classes, unique, replicas, noise, dropout)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    per_epoch = pipeline.steps_per_epoch(len(data.train), batch_size)
-    stream = pipeline.train_stream(data.train, batch_size, seed, 0, -(-steps // per_epoch))
+    stream = pipeline.train_stream(data.train, batch_size, seed, 0, steps)
     start = time.perf_counter()
     history = model.fit(stream, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
     test_loss, test_accuracy = model.evaluate(pipeline.eval_batches(data.test), verbose=0)

@@ -1,7 +1,11 @@
 """One training run: config in, complete run directory out (resumable).
 
-flags -> ExperimentConfig -> dataset + model + callbacks -> model.fit -> run dir.
+flags -> ExperimentConfig -> dataset + model (ModelSpec) + callbacks -> loop.train_steps
+-> run dir. `run` does the bookkeeping (run directory, resume, instruments); the
+loop (loop.py) only trains; `build` and `compile_model` make the model, so other
+runners (pruning rounds, rewinds) reuse them with their own bookkeeping.
 """
+import json
 import os
 from typing import Iterable, List, Optional
 
@@ -10,7 +14,7 @@ from absl import logging
 
 from keras_initstudy import callbacks as callbacks_lib
 from keras_initstudy import config as config_lib
-from keras_initstudy import datasets, determinism, models, optimizers, pipeline, rundir
+from keras_initstudy import datasets, determinism, errors, loop, models, optimizers, pipeline, rundir, steps
 
 OPTIMIZERS = {
     "sgd": lambda lr, cfg: optimizers.PaperSGD(  # paper 000 §3: plain SGD; paper 002: momentum, decay
@@ -23,13 +27,13 @@ OPTIMIZERS = {
 
 
 def learning_rate(cfg: config_lib.TrainingConfig, steps_per_epoch: int):
-    """A constant, or the step schedule: times lr_factor at each epoch of lr_boundaries."""
-    boundaries = [int(e) for e in cfg.lr_boundaries.split(",") if e.strip()]
+    """A constant, or the step schedule: times lr_factor at each step of lr_boundaries
+    (a bare number there is epochs, as in paper 002's 60,120,160)."""
+    boundaries = [s.iteration for s in steps.parse_list(cfg.lr_boundaries, steps_per_epoch)]
     if not boundaries:
         return cfg.learning_rate
     return keras.optimizers.schedules.PiecewiseConstantDecay(
-        [e * steps_per_epoch for e in boundaries],
-        [cfg.learning_rate * cfg.lr_factor ** i for i in range(len(boundaries) + 1)])
+        boundaries, [cfg.learning_rate * cfg.lr_factor ** i for i in range(len(boundaries) + 1)])
 
 
 def make_optimizer(cfg: config_lib.TrainingConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
@@ -48,92 +52,133 @@ def compile_model(model: keras.Model, cfg: config_lib.TrainingConfig, steps_per_
     return model
 
 
-def build_for(cfg: config_lib.ExperimentConfig, info: datasets.DatasetInfo,
-              steps_per_epoch: int = 1) -> keras.Model:
-    """Sets the precision, seeds, then builds and compiles the model, so its
-    initial weights depend on the seed only."""
+def build(cfg: config_lib.ExperimentConfig, info: datasets.DatasetInfo,
+          steps_per_epoch: int = 1) -> models.ModelSpec:
+    """Sets the precision and global seeds, then builds and compiles the model; its
+    initial weights depend only on the init seed (each layer draws with its own seed)."""
     keras.mixed_precision.set_global_policy(cfg.training.dtype)
-    determinism.seed_everything(cfg.training.seed)
-    return compile_model(models.build(cfg.model, info), cfg.training, steps_per_epoch)
+    determinism.seed_everything(cfg.training.seeds.init)
+    spec = models.build(cfg.model, info, cfg.training.seeds)
+    compile_model(spec.model, cfg.training, steps_per_epoch)
+    return spec
 
 
 PROBE_EXAMPLES = 256  # test images the perturbation norms are measured on
 
 
-def measurement_callbacks(model: keras.Model, cfg: config_lib.ExperimentConfig, run_dir: str,
+def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig, run_dir: str,
+                          reference: callbacks_lib.ReferenceWeights, end: steps.Step,
                           data: Optional[datasets.Dataset] = None) -> List[keras.callbacks.Callback]:
     """The instruments, before HistoryCSV and TensorBoard so their values reach the logs:
-    RMSD (paper 000), correlations and perturbation norms (paper 002), snapshots,
-    TensorBoard weight images."""
+    RMSD against `reference` (paper 000), correlations and perturbation norms (paper
+    002), snapshots, TensorBoard weight images, save points."""
     m = cfg.measure
     found = []
-    initial = None
     if m.rmsd:
-        initial = callbacks_lib.InitialWeights(model, include_biases=m.rmsd_include_biases)
         found.append(callbacks_lib.DeviationTracker(
-            initial, every_steps=m.rmsd_every_steps,
+            reference, every_steps=m.rmsd_every_steps,
             steps_csv=rundir.rmsd_steps_path(run_dir) if m.rmsd_every_steps else None))
     if m.correlations:
-        found.append(callbacks_lib.CorrelationLogger())
+        found.append(callbacks_lib.CorrelationLogger(spec.kernel_variables()))
     if m.perturbation_layers and data is not None:
-        layers = [] if m.perturbation_layers == "auto" else m.perturbation_layers.split(",")
+        layers = list(spec.features) if m.perturbation_layers == "auto" else m.perturbation_layers.split(",")
+        unknown = [n for n in layers if n not in {layer.name for layer in spec.model.layers}]
+        if unknown or not layers:
+            raise errors.UserError(f"--perturbation_layers: {spec.model.name} has no layer(s) "
+                                   f"{', '.join(unknown) or '(auto: the model names no feature layers)'}")
         found.append(callbacks_lib.SymmetryPerturbation(data.test.images[:PROBE_EXAMPLES],
                                                         data.test.labels[:PROBE_EXAMPLES], layers))
-    schedule = callbacks_lib.parse_schedule(m.snapshot_epochs, cfg.training.epochs)
+    schedule = callbacks_lib.parse_schedule(m.snapshots, end)
     if schedule:
         found.append(callbacks_lib.WeightSnapshots(run_dir, schedule))
+    if m.save_points:
+        found.append(callbacks_lib.SavePoints(
+            rundir.save_point_dir(run_dir),
+            [s.iteration for s in steps.parse_list(m.save_points, end.steps_per_epoch) if s <= end]))
     if m.weight_images:
+        kernels = len(spec.kernels)
+        if m.image_layer >= kernels:
+            raise errors.UserError(f"--image_layer={m.image_layer}: {spec.model.name} has kernels 0..{kernels - 1}")
+        image_reference = (reference if not m.rmsd_include_biases
+                           else callbacks_lib.ReferenceWeights(spec.kernel_variables()))
         found.append(callbacks_lib.WeightImages(
-            initial if initial is not None and not m.rmsd_include_biases
-            else callbacks_lib.InitialWeights(model),
-            os.path.join(rundir.tensorboard_dir(run_dir), "weights"), kernel_index=m.image_layer))
+            image_reference, os.path.join(rundir.tensorboard_dir(run_dir), "weights"), kernel_index=m.image_layer))
     return found
 
 
-def train(cfg: config_lib.ExperimentConfig,
-          extra_callbacks: Iterable[keras.callbacks.Callback] = (),
-          verbose: int = 1, dataset: Optional[datasets.Dataset] = None) -> str:
+def recorded_instruments(run_dir: str) -> Optional[dict]:
+    """The instrument settings a run directory was started with (None if it has none)."""
+    path = rundir.config_path(run_dir)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f).get("measure")
+
+
+def instrument_changes(cfg: config_lib.ExperimentConfig, run_dir: str) -> List[str]:
+    """'name: recorded -> asked' for each instrument setting that differs from the run's."""
+    recorded = recorded_instruments(run_dir)
+    if recorded is None:
+        return []
+    return [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in cfg.instruments().items() if recorded.get(k) != v]
+
+
+def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Callback] = (),
+        verbose: int = 1, dataset: Optional[datasets.Dataset] = None) -> str:
     """Trains `cfg` into its run directory and returns the directory.
 
-    A finished run (DONE present) is left alone; an interrupted one resumes
-    after its last completed epoch. `dataset` skips loading when the caller
-    already holds it (sweeps).
+    A finished run (DONE present) is left alone. An interrupted one resumes from
+    its last checkpoint (any step), bit-identically with op determinism. A run's
+    instruments are those of the command that started it: a finished run asked for
+    with other instruments records nothing new and says so; an unfinished one
+    refuses, so its files never mix two sets of instruments. `dataset` skips
+    loading when the caller already holds it (sweeps).
     """
     run_dir = rundir.path_for(cfg)
+    changes = instrument_changes(cfg, run_dir)
     if rundir.is_done(run_dir):
+        note = (f" (it was recorded with other instruments: {'; '.join(changes)}; nothing new is recorded: "
+                f"use another --experiment to train a separate run with these)" if changes else "")
         logging.info("run already complete, nothing to do: %s", run_dir)
-        print(f"run already complete: {run_dir}")
+        print(f"run already complete: {run_dir}{note}")
         return run_dir
+    if changes:
+        raise errors.UserError(f"{run_dir} was started with other instruments ({'; '.join(changes)}): resume it "
+                               f"with the same instrument flags, or use another --experiment")
     rundir.write_settings(run_dir, cfg)
     determinism.set_op_determinism(cfg.training.op_determinism())
     rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
     data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
-    steps = pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size)
-    model = build_for(cfg, data.info, steps)
-
-    measurements = measurement_callbacks(model, cfg, run_dir, data)  # before restore: they copy w(0)
-    initial_epoch = callbacks_lib.restore(model, rundir.checkpoint_dir(run_dir))
-    if initial_epoch:
-        print(f"resuming {run_dir} after epoch {initial_epoch}")
-    else:
-        print(f"training into {run_dir}")
     t = cfg.training
+    per_epoch = pipeline.steps_per_epoch(len(data.train), t.batch_size)
+    end = t.end(per_epoch)
+    spec = build(cfg, data.info, per_epoch)
+    model = spec.model
+    reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w(0): before restore
+    measurements = measurement_callbacks(spec, cfg, run_dir, reference, end, data)
+    start = callbacks_lib.restore(model, rundir.checkpoint_dir(run_dir))
+    print(f"resuming {run_dir} at step {steps.Step(start, per_epoch)}" if start else f"training into {run_dir}")
     one_hot_classes = data.info.num_classes if t.mixup else 0
-    if initial_epoch < t.epochs:
-        model.fit(
-            pipeline.train_stream(data.train, t.batch_size, t.seed, initial_epoch, t.epochs,
-                                  augment=t.augment, mixup=t.mixup, num_classes=one_hot_classes),
-            epochs=t.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
-            validation_data=pipeline.eval_batches(data.test, num_classes=one_hot_classes),
-            shuffle=False,  # the stream is already shuffled per epoch
-            callbacks=[*extra_callbacks, *measurements,
-                       keras.callbacks.TensorBoard(log_dir=rundir.tensorboard_dir(run_dir),
-                                                   write_graph=False),
-                       callbacks_lib.HistoryCSV(rundir.history_path(run_dir), initial_epoch),
-                       callbacks_lib.EpochCheckpoint(rundir.checkpoint_dir(run_dir))],
-            verbose=verbose)
+
+    def stream(a, b):
+        return pipeline.train_stream(data.train, t.batch_size, t.seeds.data, a, b, augment=t.augment,
+                                     mixup=t.mixup, num_classes=one_hot_classes)
+
+    every = steps.Step.parse(cfg.run.checkpoint_every, per_epoch).iteration
+    if every < 1:
+        raise errors.UserError(f"--checkpoint_every={cfg.run.checkpoint_every} is no step at all")
+    loop.train_steps(
+        model, stream, start, end.iteration, per_epoch,
+        callbacks=[*extra_callbacks, *measurements,
+                   keras.callbacks.TensorBoard(log_dir=rundir.tensorboard_dir(run_dir), write_graph=False),
+                   callbacks_lib.HistoryCSV(rundir.history_path(run_dir), per_epoch, start),
+                   callbacks_lib.Checkpoint(rundir.checkpoint_dir(run_dir), every, per_epoch)],
+        validation_data=pipeline.eval_batches(data.test, num_classes=one_hot_classes), verbose=verbose)
     with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
         model.save(tmp)
     rundir.mark_done(run_dir)
     print(f"done: {run_dir}")
     return run_dir
+
+
+train = run  # the name the binaries and earlier code use

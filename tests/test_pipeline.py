@@ -1,4 +1,5 @@
-"""The training stream: one permutation per epoch, a function of (seed, epoch) only."""
+"""The training stream: one permutation per epoch, a function of (seed, epoch) only,
+startable at any optimizer step."""
 import numpy as np
 import tensorflow as tf
 
@@ -19,11 +20,11 @@ def epochs_of(stream, n, batch_size):
 class PipelineTest(tf.test.TestCase):
 
     def test_each_epoch_is_a_permutation_in_batches_with_a_partial_last(self):
-        stream = pipeline.train_stream(split(10), batch_size=4, seed=0, first_epoch=0, end_epoch=3)
+        stream = pipeline.train_stream(split(10), batch_size=4, seed=0, start=0, end=9)
         sizes = [len(y) for _, y in stream]
         self.assertEqual(sizes, [4, 4, 2] * 3)
         self.assertEqual(pipeline.steps_per_epoch(10, 4), 3)
-        orders = epochs_of(pipeline.train_stream(split(10), 4, 0, 0, 3), 10, 4)
+        orders = epochs_of(pipeline.train_stream(split(10), 4, 0, 0, 9), 10, 4)
         for order in orders:
             self.assertAllEqual(np.sort(order), np.arange(10))
         self.assertNotAllEqual(orders[0], orders[1])
@@ -33,8 +34,8 @@ class PipelineTest(tf.test.TestCase):
             self.assertAllEqual(x.numpy().reshape(-1), y.numpy())
 
     def test_starting_late_replays_the_same_epochs(self):
-        full = epochs_of(pipeline.train_stream(split(12), 5, 3, 0, 4), 12, 5)
-        late = epochs_of(pipeline.train_stream(split(12), 5, 3, 2, 4), 12, 5)
+        full = epochs_of(pipeline.train_stream(split(12), 5, 3, 0, 12), 12, 5)  # 3 steps per epoch
+        late = epochs_of(pipeline.train_stream(split(12), 5, 3, 6, 12), 12, 5)
         self.assertAllEqual(full[2:], late)
 
     def test_seed_changes_the_order(self):
@@ -43,8 +44,37 @@ class PipelineTest(tf.test.TestCase):
         self.assertNotAllEqual(a, b)
 
 
-if __name__ == "__main__":
-    tf.test.main()
+class MidEpochStartTest(tf.test.TestCase):
+    """A stream started at step k yields exactly the batches of an uninterrupted stream from k."""
+
+    def batches(self, split, start, end, **kw):
+        return [(x.numpy(), y.numpy()) for x, y in pipeline.train_stream(split, 4, 7, start, end, **kw)]
+
+    def assert_same_tail(self, split, **kw):
+        full = self.batches(split, 0, 11, **kw)  # 10 examples, batch 4: 3 steps per epoch, a partial last
+        for k in range(0, 11):
+            with self.subTest(start=k):
+                late = self.batches(split, k, 11, **kw)
+                self.assertLen(late, 11 - k)
+                for (xa, ya), (xb, yb) in zip(full[k:], late):
+                    self.assertAllEqual(xa, xb)
+                    self.assertAllEqual(ya, yb)
+
+    def test_plain(self):
+        self.assert_same_tail(split(10))
+
+    def test_augmented_and_mixed(self):
+        images = base.Split(images=np.random.default_rng(0).random((10, 8, 8, 3), dtype=np.float32),
+                            labels=np.arange(10, dtype=np.int64) % 3)
+        self.assert_same_tail(images, augment=True)
+        self.assert_same_tail(images, mixup=0.4, num_classes=3)
+
+    def test_ends_mid_epoch(self):
+        self.assertEqual([len(y) for _, y in pipeline.train_stream(split(10), 4, 0, 2, 5)], [2, 4, 4])
+
+    def test_bad_range(self):
+        with self.assertRaises(ValueError):
+            pipeline.train_stream(split(10), 4, 0, 5, 2)
 
 
 class AugmentAndMixupTest(tf.test.TestCase):
@@ -79,3 +109,7 @@ class AugmentAndMixupTest(tf.test.TestCase):
             self.assertEqual(y.shape, (6, 3))
             self.assertAllClose(tf.reduce_sum(y, axis=1), np.ones(6))
             self.assertEqual(x.shape, (6, 8, 8, 3))
+
+
+if __name__ == "__main__":
+    tf.test.main()

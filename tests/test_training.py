@@ -5,10 +5,11 @@ import keras
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import callbacks, config, rundir, training
+from keras_initstudy import callbacks, config, rundir, training, training_state
 from tests import tb_events
 
-SMALL = dict(width=16, epochs=3, deterministic=True)
+SMALL = dict(width=16, epochs=3, nondeterminism="deterministic")
+STEPS_PER_EPOCH = 47  # fashion_mnist_mini: 6,000 images in batches of 128
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -86,10 +87,11 @@ class TrainingTest(tf.test.TestCase):
         for column in ("loss", "test_loss", "rmsd", "rmsd/hidden_2"):
             self.assertEqual([r[column] for r in rows], [r[column] for r in whole_rows], column)
 
-    def test_checkpoint_keeps_only_the_last_epoch(self):
+    def test_checkpoint_keeps_only_the_last_state(self):
         run_dir = training.train(self.cfg(), verbose=0)
         files = sorted(os.listdir(rundir.checkpoint_dir(run_dir)))
-        self.assertEqual(files, ["epoch-00003.weights.h5", "state.json"])
+        self.assertEqual(files, ["state.json", "state.weights.h5"])
+        self.assertEqual(training_state.read_step(rundir.checkpoint_dir(run_dir), "state"), 3 * STEPS_PER_EPOCH)
 
 
 if __name__ == "__main__":

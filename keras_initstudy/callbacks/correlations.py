@@ -8,21 +8,26 @@ analysis.correlations.
 import keras
 
 from keras_initstudy.analysis import correlations
-from keras_initstudy.callbacks.initial_weights import is_edge_weight, layer_of, variable_name
 
 
-def kernel_correlations(model: keras.Model) -> dict:
+def kernel_correlations(kernels: dict) -> dict:
+    """{'corr_fwd/<layer>': ..., 'corr_bwd/<layer>': ...} for {'<layer>/kernel': variable}."""
     values = {}
-    for variable in model.trainable_weights:
-        if is_edge_weight(variable):
-            kernel = variable.numpy()
-            layer = layer_of(variable_name(model, variable))
-            values[f"corr_fwd/{layer}"] = correlations.forward(kernel)
-            values[f"corr_bwd/{layer}"] = correlations.backward(kernel)
+    for name, variable in kernels.items():
+        kernel = variable.numpy()
+        layer = name.rsplit("/", 1)[0]
+        values[f"corr_fwd/{layer}"] = correlations.forward(kernel)
+        values[f"corr_bwd/{layer}"] = correlations.backward(kernel)
     return values
 
 
 class CorrelationLogger(keras.callbacks.Callback):
+    """Logs the correlations of the kernels a ModelSpec names (spec.kernel_variables())."""
+
+    def __init__(self, kernels: dict):
+        super().__init__()
+        self.kernels = kernels
+
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs.update(kernel_correlations(self.model))
+            logs.update(kernel_correlations(self.kernels))

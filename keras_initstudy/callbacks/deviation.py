@@ -3,8 +3,8 @@
     RMSD(t) = sqrt( (1/m) * sum_j [w_j(t) - w_j(0)]^2 )
 
 over the m weights (edges) of the network, and the same per layer. Computed in a
-tf.function against InitialWeights' on-device copy, so no weights are copied to
-the host. Values go into the epoch's logs, so history.csv gets `rmsd` and
+tf.function against ReferenceWeights' on-device copy of w(0) (after a rewind: w(k)),
+so no weights are copied to the host. Values go into the epoch's logs, so history.csv gets `rmsd` and
 `rmsd/<layer>` columns and TensorBoard `epoch_rmsd...` scalars (put this callback
 before HistoryCSV and TensorBoard).
 """
@@ -17,19 +17,20 @@ import keras
 import tensorflow as tf
 
 from keras_initstudy import rundir
-from keras_initstudy.callbacks.initial_weights import InitialWeights
+from keras_initstudy.callbacks.clock import StepCallback
+from keras_initstudy.callbacks.reference import ReferenceWeights
 
 
-class DeviationTracker(keras.callbacks.Callback):
+class DeviationTracker(StepCallback):
     """Logs RMSD each epoch; with `every_steps` > 0 also every that many optimizer
     steps into `steps_csv` (columns step, epoch, rmsd, rmsd/<layer>...)."""
 
-    def __init__(self, initial: InitialWeights, every_steps: int = 0,
+    def __init__(self, reference: ReferenceWeights, every_steps: int = 0,
                  steps_csv: Optional[str] = None):
         super().__init__()
         if every_steps and not steps_csv:
             raise ValueError("every_steps needs steps_csv")
-        self.initial = initial
+        self.reference = reference
         self.every_steps = every_steps
         self.steps_csv = steps_csv
         self.step_rows = read_rows(steps_csv) if steps_csv else []
@@ -38,28 +39,27 @@ class DeviationTracker(keras.callbacks.Callback):
 
     def _squared_sums_eager(self):
         return [tf.reduce_sum(tf.square(tf.cast(v.value, tf.float32) - tf.cast(w0, tf.float32)))
-                for v, w0 in zip(self.initial.variables, self.initial.initial)]
+                for v, w0 in zip(self.reference.variables, self.reference.reference)]
 
     def measure(self) -> Dict[str, float]:
         """{'rmsd': total, 'rmsd/<layer>': per layer} for the current weights."""
         sums = [float(s) for s in self._squared_sums()]
-        sizes = [math.prod(v.shape) for v in self.initial.variables]
+        sizes = [math.prod(v.shape) for v in self.reference.variables]
         values = {"rmsd": (sum(sums) / sum(sizes)) ** 0.5}
-        for layer, members in self.initial.by_layer().items():
+        for layer, members in self.reference.by_layer().items():
             values[f"rmsd/{layer}"] = (sum(sums[i] for i in members) /
                                        sum(sizes[i] for i in members)) ** 0.5
         return values
 
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.step_rows = [r for r in self.step_rows if r["step"] <= self.step]  # a resumed run redoes the rest
+
     def on_epoch_begin(self, epoch, logs=None):
-        if self._epoch is None:  # first epoch of this process: drop rows a resumed run redoes
-            self.step_rows = [r for r in self.step_rows if r["epoch"] < epoch]
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
-        if not self.every_steps:
-            return
-        step = int(self.model.optimizer.iterations.numpy())
-        if step % self.every_steps == 0:
+    def on_step(self, step):
+        if self.every_steps and step % self.every_steps == 0:
             self.step_rows.append({"step": step, "epoch": self._epoch, **self.measure()})
 
     def on_epoch_end(self, epoch, logs=None):

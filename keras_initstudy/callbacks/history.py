@@ -1,12 +1,12 @@
-"""history.csv: one row per completed epoch, rewritten atomically after each epoch."""
+"""history.csv: one row per epoch end (and one at a mid-epoch end of training),
+rewritten atomically after each."""
 import csv
 import os
 import time
 from typing import Dict, List
 
-import keras
-
 from keras_initstudy import rundir
+from keras_initstudy.callbacks.clock import StepCallback
 
 
 def _rename(key: str) -> str:
@@ -21,26 +21,38 @@ def read_history(path: str) -> List[Dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-class HistoryCSV(keras.callbacks.Callback):
-    """Writes `epoch` (epochs completed, 1-based), every logged metric with val_
-    renamed test_ (loss, accuracy, test_loss, test_accuracy, ...), and `wall_time`
-    (seconds the epoch took, evaluation included).
+def row_step(row: Dict[str, str], steps_per_epoch: int) -> int:
+    """The optimizer step of a row (rows written before the `step` column: from `epoch`)."""
+    if row.get("step"):
+        return int(row["step"])
+    return int(float(row["epoch"]) * steps_per_epoch)
 
-    Place it after callbacks that add values to the epoch's logs, so their
-    values land in the same row. On resume, rows past `initial_epoch` are dropped.
+
+class HistoryCSV(StepCallback):
+    """Writes `epoch` (epochs completed: an integer at epoch ends, a fraction when
+    training ends mid-epoch), `step` (optimizer updates), every logged metric with
+    val_ renamed test_ (loss, accuracy, test_loss, test_accuracy, ...), and
+    `wall_time` (seconds the epoch took, evaluation included).
+
+    The train loss and accuracy are Keras's running means over the epoch's
+    batches; in the epoch a run resumed mid-way, over the batches after the resume.
+    Place it after callbacks that add values to the epoch's logs, so their values
+    land in the same row. On resume, rows past `resume_step` are dropped.
     """
 
-    def __init__(self, path: str, initial_epoch: int = 0):
+    def __init__(self, path: str, steps_per_epoch: int, resume_step: int = 0):
         super().__init__()
         self.path = path
-        self.rows = [r for r in read_history(path) if int(r["epoch"]) <= initial_epoch]
+        self.steps_per_epoch = steps_per_epoch
+        self.rows = [r for r in read_history(path) if row_step(r, steps_per_epoch) <= resume_step]
         self._start = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch + 1}
+        whole, part = divmod(self.step, self.steps_per_epoch)
+        row = {"epoch": whole if not part else round(self.step / self.steps_per_epoch, 6), "step": self.step}
         row.update({_rename(k): float(v) for k, v in (logs or {}).items()})
         row["wall_time"] = time.perf_counter() - self._start
         self.rows.append(row)

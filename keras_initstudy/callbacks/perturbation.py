@@ -23,20 +23,11 @@ def perturbation_ratio(h) -> float:
     return float(tf.norm(h - tf.reduce_mean(h, axis=-1, keepdims=True)) / total)
 
 
-def default_layers(model: keras.Model) -> list:
-    """The stem, every widening conv, and each block's output (ConstNet adds, LeakyNet pairs)."""
-    names = []
-    for layer in model.layers:
-        n = layer.name
-        if n == "stem_conv" or n.endswith("_widen") or n.endswith("_add") or n.endswith("_b_leaky"):
-            names.append(n)
-    return names
-
-
 class SymmetryPerturbation(keras.callbacks.Callback):
-    """Logs `perturb/<layer>` and `perturb_grad/<layer>` each epoch."""
+    """Logs `perturb/<layer>` and `perturb_grad/<layer>` each epoch for the given layers
+    (a ModelSpec's `features` by default: the stem, widening convs and block outputs)."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, layers: Sequence[str] = ()):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, layers: Sequence[str]):
         super().__init__()
         self.images = tf.constant(images)
         self.labels = tf.constant(labels)
@@ -45,8 +36,7 @@ class SymmetryPerturbation(keras.callbacks.Callback):
 
     def measure(self) -> dict:
         if self._probe is None:
-            names = self.layer_names or default_layers(self.model)
-            self.layer_names = names
+            names = self.layer_names
             self._probe = keras.Model(self.model.inputs,
                                       [self.model.get_layer(n).output for n in names] + [self.model.output])
         with tf.GradientTape() as tape:

@@ -1,24 +1,14 @@
-"""A copy of a model's initial weights kept on the model's device.
+"""The reference weights that instruments compare with, kept on the model's device.
 
-Measurements against w(0) (RMSD, deviation histograms) read this copy instead of
-pulling the weights to the host every epoch. It must be taken right after the
-model is built, before a resumed run restores its checkpoint.
+For a fresh run the reference is w(0), copied right after the model is built (before
+a resumed run restores its checkpoint). After a rewind to step k (papers 003, 004) it
+is w(k): runners pass whichever they mean, explicitly. Measurements against it (RMSD,
+deviation histograms) read this copy instead of pulling weights to the host.
 """
-from typing import Dict, List
+from typing import Dict, List, Mapping, Optional
 
-import keras
+import numpy as np
 import tensorflow as tf
-
-
-def is_edge_weight(variable) -> bool:
-    """Paper 000 counts 'weights' as the edges of the network: kernels (2-D or more), not biases."""
-    return len(variable.shape) >= 2
-
-
-def variable_name(model: keras.Model, variable) -> str:
-    """The variable's path without the model's own name: 'hidden_1/kernel'."""
-    prefix = model.name + "/"
-    return variable.path[len(prefix):] if variable.path.startswith(prefix) else variable.path
 
 
 def layer_of(name: str) -> str:
@@ -26,13 +16,27 @@ def layer_of(name: str) -> str:
     return name.rsplit("/", 1)[0]
 
 
-class InitialWeights:
-    def __init__(self, model: keras.Model, include_biases: bool = False):
-        self.variables: List = [v for v in model.trainable_weights
-                                if include_biases or is_edge_weight(v)]
-        self.names: List[str] = [variable_name(model, v) for v in self.variables]
-        self.initial: List[tf.Variable] = [
-            tf.Variable(tf.identity(v.value), trainable=False) for v in self.variables]
+class ReferenceWeights:
+    """`variables` ({'hidden_1/kernel': variable}, e.g. ModelSpec.weight_variables()) and a
+    copy of their values: the current ones, or `values` when given (w(k) from a save point)."""
+
+    def __init__(self, variables: Mapping[str, object], values: Optional[Mapping[str, np.ndarray]] = None):
+        self.names: List[str] = list(variables)
+        self.variables: List = list(variables.values())
+        if values is not None and set(values) != set(self.names):
+            raise ValueError(f"reference values for {sorted(values)} but variables {self.names}")
+        self.reference: List[tf.Variable] = [
+            tf.Variable(tf.identity(v.value) if values is None else tf.constant(values[n], dtype=v.dtype),
+                        trainable=False)
+            for n, v in zip(self.names, self.variables)]
+
+    @classmethod
+    def of(cls, spec, include_biases: bool = False) -> "ReferenceWeights":
+        """The spec's kernels (paper 000's edge weights), with biases if asked, at their current values."""
+        return cls(spec.weight_variables(include_biases))
+
+    def kernel_indices(self) -> List[int]:
+        return [i for i, n in enumerate(self.names) if n.endswith("/kernel")]
 
     def by_layer(self) -> Dict[str, List[int]]:
         """Layer name -> indices into self.variables, in model order."""

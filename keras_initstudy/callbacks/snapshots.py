@@ -1,9 +1,10 @@
-"""WeightSnapshots: every kernel and bias at chosen epochs, as compressed .npz files.
+"""WeightSnapshots: every trainable variable at chosen steps, as compressed .npz files.
 
-Epoch 0 is the exact initial configuration (saved before the first step), and the
-last epoch is always included, so paper 000's (w_i, w_f) analyses (Fig. 3,
+Step 0 is the exact initial configuration (saved before the first update), and the
+last step is always included, so paper 000's (w_i, w_f) analyses (Fig. 3,
 Appendix B) and Fig. 1's fading mark can be computed from a run directory.
-Files: snapshots/epoch-NNNNN.npz, keys are variable paths ('hidden_1/kernel').
+Files: snapshots/epoch-NNNNN.npz at epoch ends, snapshots/step-NNNNNNNNN.npz
+between them (rundir.snapshot_path_for); keys are variable paths ('hidden_1/kernel').
 """
 import os
 from typing import Dict, Iterable, List
@@ -11,30 +12,37 @@ from typing import Dict, Iterable, List
 import keras
 import numpy as np
 
-from keras_initstudy import rundir
-from keras_initstudy.callbacks.initial_weights import variable_name
+from keras_initstudy import rundir, steps
+from keras_initstudy.callbacks.clock import StepCallback
 
 
-def parse_schedule(spec: str, epochs: int) -> List[int]:
-    """Epochs (completed-epoch counts) at which to snapshot.
+def parse_schedule(spec: str, end: steps.Step) -> List[steps.Step]:
+    """Steps at which to snapshot, for a run that ends at `end`.
 
-    'none' -> []; 'log:N' -> N epochs log-spaced over 1..epochs; '0,1,2,5,10' ->
-    those (values past `epochs` dropped). Every non-empty schedule also holds 0
-    and `epochs`.
+    'none' -> []; 'log:N' -> N epochs log-spaced over 1..(epochs of the run);
+    '0,1,2,5,10,500it' -> those (a bare number is epochs; steps past the end are
+    dropped). Every non-empty schedule also holds step 0 and the end.
     """
     spec = spec.strip()
+    per_epoch = end.steps_per_epoch
     if spec == "none":
         return []
     if spec.startswith("log:"):
         count = int(spec[4:])
         if count < 1:
             raise ValueError(f"log:N needs N >= 1, got {spec!r}")
-        chosen = set(np.unique(np.round(np.geomspace(1, epochs, count)).astype(int)).tolist())
+        epochs = max(end.epoch, 1)
+        chosen = {steps.Step.from_epochs(int(e), per_epoch)
+                  for e in np.unique(np.round(np.geomspace(1, epochs, count)).astype(int))}
     else:
-        chosen = {int(part) for part in spec.split(",") if part.strip()}
-        if any(e < 0 for e in chosen):
-            raise ValueError(f"snapshot epochs must be >= 0, got {spec!r}")
-    return sorted({e for e in chosen if e <= epochs} | {0, epochs})
+        chosen = set(steps.parse_list(spec, per_epoch))
+    return sorted({s for s in chosen if s <= end} | {steps.Step(0, per_epoch), end})
+
+
+def variable_name(model: keras.Model, variable) -> str:
+    """The variable's path without the model's own name: 'hidden_1/kernel'."""
+    prefix = model.name + "/"
+    return variable.path[len(prefix):] if variable.path.startswith(prefix) else variable.path
 
 
 def weights_by_path(model: keras.Model) -> Dict[str, np.ndarray]:
@@ -42,25 +50,27 @@ def weights_by_path(model: keras.Model) -> Dict[str, np.ndarray]:
     return {variable_name(model, v): np.asarray(v.numpy()) for v in model.trainable_weights}
 
 
-class WeightSnapshots(keras.callbacks.Callback):
-    def __init__(self, run_dir: str, epochs: Iterable[int]):
+class WeightSnapshots(StepCallback):
+    def __init__(self, run_dir: str, schedule: Iterable[steps.Step]):
         super().__init__()
         self.run_dir = run_dir
-        self.epochs = set(epochs)
+        self.schedule = {s.iteration: s for s in schedule}
         self.bytes_written: Dict[int, int] = {}
 
-    def save(self, epoch: int) -> None:
-        path = rundir.snapshot_path(self.run_dir, epoch)
+    def save(self, step: steps.Step) -> None:
+        path = rundir.snapshot_path_for(self.run_dir, step)
         with rundir.atomic_path(path) as tmp:
             with open(tmp, "wb") as f:  # a file object keeps numpy from appending .npz
                 np.savez_compressed(f, **weights_by_path(self.model))
-        self.bytes_written[epoch] = os.path.getsize(path)
+        self.bytes_written[step.iteration] = os.path.getsize(path)
 
     def on_train_begin(self, logs=None):
-        # On resume the model already holds later weights; epoch 0 was saved by the first start.
-        if 0 in self.epochs and not os.path.exists(rundir.snapshot_path(self.run_dir, 0)):
-            self.save(0)
+        super().on_train_begin(logs)
+        # On resume the model holds later weights; the scheduled step was saved by the earlier start.
+        if self.step in self.schedule and not os.path.exists(
+                rundir.snapshot_path_for(self.run_dir, self.schedule[self.step])):
+            self.save(self.schedule[self.step])
 
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 in self.epochs:
-            self.save(epoch + 1)
+    def on_step(self, step):
+        if step in self.schedule:
+            self.save(self.schedule[step])

@@ -9,21 +9,21 @@ Written to <log_dir> (the run's tb/weights/).
 import keras
 import tensorflow as tf
 
-from keras_initstudy.callbacks.initial_weights import InitialWeights, is_edge_weight, layer_of
+from keras_initstudy.callbacks.reference import ReferenceWeights, layer_of
 
 
 class WeightImages(keras.callbacks.Callback):
-    def __init__(self, initial: InitialWeights, log_dir: str, kernel_index: int = 1,
+    def __init__(self, initial: ReferenceWeights, log_dir: str, kernel_index: int = 1,
                  histograms: bool = True):
         super().__init__()
-        kernels = [i for i, v in enumerate(initial.variables) if is_edge_weight(v)]
+        kernels = initial.kernel_indices()
         if not 0 <= kernel_index < len(kernels):
             raise ValueError(f"kernel index {kernel_index} out of range 0..{len(kernels) - 1}")
         self.initial = initial
         self.index = kernels[kernel_index]
         self.log_dir = log_dir
         self.histograms = histograms
-        self.scale = float(tf.reduce_max(tf.abs(initial.initial[self.index]))) or 1.0
+        self.scale = float(tf.reduce_max(tf.abs(initial.reference[self.index]))) or 1.0
         self._writer = None
 
     def image(self) -> tf.Tensor:
@@ -39,7 +39,7 @@ class WeightImages(keras.callbacks.Callback):
         with self._writer.as_default(step=step):
             tf.summary.image(f"weights/{name}", self.image())
             if self.histograms:
-                for name, v, w0 in zip(self.initial.names, self.initial.variables, self.initial.initial):
+                for name, v, w0 in zip(self.initial.names, self.initial.variables, self.initial.reference):
                     tf.summary.histogram(f"deviation/{name}", v.value - w0)
         self._writer.flush()
 
@@ -51,5 +51,6 @@ class WeightImages(keras.callbacks.Callback):
         self.write(epoch + 1)
 
     def on_train_end(self, logs=None):
-        if self._writer is not None:
+        if self._writer is not None:  # one fit per segment (loop.py): reopened by the next write
             self._writer.close()
+            self._writer = None

@@ -9,7 +9,7 @@ from absl.testing import parameterized
 from tensorflow.python.framework import config as tf_config
 
 from tests.class_tempdir import ClassTempDirTestCase
-from keras_initstudy import callbacks, config, masks, rundir, training
+from keras_initstudy import callbacks, config, masks, rundir, steps, training
 from keras_initstudy.analysis import runs
 from tests import tb_events
 
@@ -23,13 +23,20 @@ class ScheduleTest(tf.test.TestCase, parameterized.TestCase):
         ("log:4", 1000, [0, 1, 10, 100, 1000]),
         ("log:1", 7, [0, 1, 7]),
     )
-    def test_parse(self, spec, epochs, expected):
-        self.assertEqual(callbacks.parse_schedule(spec, epochs), expected)
+    def test_parse_epochs(self, spec, epochs, expected):
+        end = steps.Step.from_epochs(epochs, 47)
+        self.assertEqual([s.iteration for s in callbacks.parse_schedule(spec, end)], [47 * e for e in expected])
+
+    def test_parse_steps_between_epochs(self):
+        end = steps.Step(130, 47)  # a run that ends mid-epoch
+        self.assertEqual([s.iteration for s in callbacks.parse_schedule("20it,1,1ep3it,500it", end)],
+                         [0, 20, 47, 50, 130])
+        self.assertEqual([s.iteration for s in callbacks.parse_schedule("log:3", end)], [0, 47, 94, 130])
 
     def test_bad_specs(self):
-        for spec in ("log:0", "-1,2", "x"):
+        for spec in ("log:0", "-1,2", "x", "3it2ep"):
             with self.subTest(spec), self.assertRaises(ValueError):
-                callbacks.parse_schedule(spec, 10)
+                callbacks.parse_schedule(spec, steps.Step(10, 1))
 
 
 class MeasuredRunTest(ClassTempDirTestCase):
@@ -38,8 +45,8 @@ class MeasuredRunTest(ClassTempDirTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cfg = config.ExperimentConfig().replace(
-            output_dir=cls.out, width=24, epochs=3, mask="a", snapshot_epochs="0,2",
-            rmsd_every_steps=20, deterministic=True)
+            output_dir=cls.out, width=24, epochs=3, mask="a", snapshots="0,2",
+            rmsd_every_steps=20, nondeterminism="deterministic")
         cls.run_dir = training.train(cfg, verbose=0)
         tf_config.disable_op_determinism()
 
@@ -92,7 +99,11 @@ class MeasuredRunTest(ClassTempDirTestCase):
                 if value.tag == "weights/hidden_2" and event.step == 0:
                     png = tf.make_ndarray(value.tensor)[2]  # [width, height, encoded PNG]
                     image = tf.io.decode_png(png).numpy()[..., 0]
-                    self.assertAllEqual(image > 0, masks.glyph_mask((24, 24), "a") > 0)
+                    mark = masks.glyph_mask((24, 24), "a") > 0
+                    self.assertAllEqual(image[~mark], np.zeros(int((~mark).sum()), np.uint8))
+                    # Inside the mark a pixel is dark only where |w| / max|w| rounds to 0 in 8 bits.
+                    w0 = np.abs(runs.load_snapshot(self.run_dir, 0)["hidden_2/kernel"])
+                    self.assertAllEqual((image > 0)[mark], (w0 / w0.max() >= 1 / 255)[mark])
                     return
         self.fail("no step-0 image of hidden_2")
 

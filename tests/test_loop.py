@@ -1,0 +1,212 @@
+"""Time in steps: the loop from step a to b, save points, rewinds and mid-epoch resumes.
+
+Every run here is deterministic (op determinism on), so 'the same' means bit-identical.
+fashion_mnist_mini has 47 steps per epoch at batch 128, so 20it, 30it and 70it fall
+inside epochs.
+"""
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+from tensorflow.python.framework import config as tf_config
+
+from keras_initstudy import (callbacks, config, datasets, determinism, errors, loop, pipeline, rundir,
+                             training, training_state)
+from keras_initstudy.callbacks import checkpoint
+
+PER_EPOCH = 47
+BASE = dict(width=16, nondeterminism="deterministic", optimizer="sgd", momentum=0.9, learning_rate=0.05,
+            weight_images=False, correlations=False)
+
+
+class StopAt(callbacks.StepCallback):
+    """Interrupts training right after optimizer step `at`, as a kill would."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_step(self, step):
+        if step == self.at:
+            raise KeyboardInterrupt
+
+
+class OptimizerStateAt(callbacks.StepCallback):
+    """Copies the optimizer's variables after step `at`."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at, self.values = at, None
+
+    def on_step(self, step):
+        if step == self.at:
+            self.values = [v.numpy().copy() for v in self.model.optimizer.variables]
+
+
+def final_weights(run_dir):
+    return [w.numpy() for w in keras.models.load_model(rundir.model_path(run_dir)).weights]
+
+
+class SegmentsTest(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.parameters(
+        (0, 94, [(0, 94)]), (30, 94, [(30, 47), (47, 94)]), (0, 70, [(0, 47), (47, 70)]),
+        (30, 40, [(30, 40)]), (30, 200, [(30, 47), (47, 188), (188, 200)]), (47, 47, []))
+    def test_segments_lie_in_one_epoch_or_cover_whole_epochs(self, start, end, expected):
+        self.assertEqual(loop.segments(start, end, PER_EPOCH), expected)
+
+    def test_bad_range(self):
+        with self.assertRaises(ValueError):
+            loop.segments(5, 2, PER_EPOCH)
+
+
+class StepTimeTest(tf.test.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.data = datasets.load("fashion_mnist_mini")
+        cls.out = os.path.join(tf.compat.v1.test.get_temp_dir(), "steptime")
+        cls.cfg = config.ExperimentConfig().replace(output_dir=cls.out, steps=70, save_points="0it,30it",
+                                                    snapshots="20it,30it", **BASE)
+        cls.at_30 = OptimizerStateAt(30)
+        cls.whole = training.run(cls.cfg, extra_callbacks=[cls.at_30], verbose=0, dataset=cls.data)
+
+    def tearDown(self):
+        tf_config.disable_op_determinism()  # process-wide; keep other tests independent
+        super().tearDown()
+
+    def test_a_run_can_end_mid_epoch(self):
+        rows = callbacks.read_history(rundir.history_path(self.whole))
+        self.assertEqual([int(r["step"]) for r in rows], [47, 70])
+        self.assertEqual([r["epoch"] for r in rows], ["1", str(round(70 / 47, 6))])
+        self.assertIn("test_accuracy", rows[-1])  # evaluated at the end of training
+        self.assertEqual(int(final_model(self.whole).optimizer.iterations.numpy()), 70)
+
+    def test_save_point_holds_the_weights_after_exactly_k_updates(self):
+        folder = rundir.save_point_dir(self.whole)
+        self.assertEqual(checkpoint.save_point_steps(folder), [0, 30])
+        spec = training.build(self.cfg, self.data.info, PER_EPOCH)
+        self.assertEqual(callbacks.load_save_point(spec.model, folder, 30), 30)
+        snapshot = np.load(rundir.snapshot_path_for(self.whole, steps_of(30)))
+        for name, variable in spec.weight_variables(include_biases=True).items():
+            self.assertAllEqual(variable.numpy(), snapshot[name])
+        self.assertEqual(int(spec.model.optimizer.iterations.numpy()), 30)
+        for restored, saved in zip(spec.model.optimizer.variables, self.at_30.values):
+            self.assertAllEqual(restored.numpy(), saved)  # momentum buffers and iteration count
+
+    def test_rewind_to_step_k_continues_bit_identically(self):
+        determinism.set_op_determinism(True)  # as run() does for this config
+        spec = training.build(self.cfg, self.data.info, PER_EPOCH)
+        callbacks.load_save_point(spec.model, rundir.save_point_dir(self.whole), 30)
+        seed = self.cfg.training.seeds.data
+
+        def stream(a, b):
+            return pipeline.train_stream(self.data.train, 128, seed, a, b)
+
+        loop.train_steps(spec.model, stream, 30, 70, PER_EPOCH)
+        for rewound, uninterrupted in zip(spec.model.weights, final_weights(self.whole)):
+            self.assertAllEqual(rewound.numpy(), uninterrupted)
+
+    def test_the_loop_refuses_a_model_at_another_step(self):
+        spec = training.build(self.cfg, self.data.info, PER_EPOCH)
+        with self.assertRaisesRegex(ValueError, "at step 0, not at the start step 30"):
+            loop.train_steps(spec.model, None, 30, 70, PER_EPOCH)
+
+    def test_resume_from_a_mid_epoch_checkpoint_is_exact(self):
+        cut = self.cfg.replace(output_dir=os.path.join(self.out, "cut"), checkpoint_every="20it")
+        with self.assertRaises(KeyboardInterrupt):
+            training.run(cut, extra_callbacks=[StopAt(50)], verbose=0, dataset=self.data)
+        run_dir = rundir.path_for(cut)
+        self.assertEqual(training_state.read_step(rundir.checkpoint_dir(run_dir), "state"), 40)
+        training.run(cut, verbose=0, dataset=self.data)
+        for resumed, uninterrupted in zip(final_weights(run_dir), final_weights(self.whole)):
+            self.assertAllEqual(resumed, uninterrupted)
+        rows, whole_rows = (callbacks.read_history(rundir.history_path(d)) for d in (run_dir, self.whole))
+        self.assertEqual([r["step"] for r in rows], [r["step"] for r in whole_rows])
+        for column in ("test_loss", "test_accuracy", "rmsd"):
+            self.assertEqual([r[column] for r in rows], [r[column] for r in whole_rows], column)
+
+    def test_init_and_data_seeds_are_separate(self):
+        other_data = training.run(self.cfg.replace(data_seed=5, save_points="", output_dir=os.path.join(
+            self.out, "data5")), verbose=0, dataset=self.data)
+        w0 = np.load(rundir.snapshot_path(self.whole, 0))
+        w0_other = np.load(rundir.snapshot_path(other_data, 0))
+        for name in w0.files:
+            self.assertAllEqual(w0[name], w0_other[name])  # same initialisation...
+        self.assertNotAllEqual(final_weights(self.whole)[0], final_weights(other_data)[0])  # ...other data order
+
+
+def steps_of(iteration):
+    from keras_initstudy import steps
+    return steps.Step(iteration, PER_EPOCH)
+
+
+def final_model(run_dir):
+    return keras.models.load_model(rundir.model_path(run_dir))
+
+
+class ResumeAndInstrumentsTest(tf.test.TestCase):
+
+    def tearDown(self):
+        tf_config.disable_op_determinism()
+        super().tearDown()
+
+    def cfg(self, **kw):
+        return config.ExperimentConfig().replace(**{"output_dir": self.get_temp_dir(), "epochs": 3, **BASE, **kw})
+
+    def test_dropout_runs_resume_exactly(self):
+        """Dropout's seed generators are part of the checkpoint (Keras's save_weights omits them)."""
+        whole = training.run(self.cfg(dropout=0.2, output_dir=os.path.join(self.get_temp_dir(), "w")), verbose=0)
+        cut = self.cfg(dropout=0.2, output_dir=os.path.join(self.get_temp_dir(), "c"))
+        with self.assertRaises(KeyboardInterrupt):
+            training.run(cut, extra_callbacks=[StopAt(2 * PER_EPOCH + 3)], verbose=0)
+        training.run(cut, verbose=0)
+        for resumed, uninterrupted in zip(final_weights(rundir.path_for(cut)), final_weights(whole)):
+            self.assertAllEqual(resumed, uninterrupted)
+
+    def test_instruments_do_not_change_the_training(self):
+        bare = self.cfg(rmsd=False, snapshots="none", output_dir=os.path.join(self.get_temp_dir(), "bare"))
+        measured = self.cfg(weight_images=True, correlations=True, rmsd_every_steps=7, snapshots="0,5it,1,2",
+                            save_points="0it,10it", perturbation_layers="hidden_1",
+                            output_dir=os.path.join(self.get_temp_dir(), "measured"))
+        self.assertEqual(bare.run_name(), measured.run_name())
+        for a, b in zip(final_weights(training.run(bare, verbose=0)), final_weights(training.run(measured,
+                                                                                                  verbose=0))):
+            self.assertAllEqual(a, b)
+
+    def test_a_rerun_with_other_instruments_says_what_it_does(self):
+        cfg = self.cfg(epochs=1)
+        run_dir = training.run(cfg, verbose=0)
+        stamp = os.path.getmtime(rundir.model_path(run_dir))
+        with _captured() as out:
+            self.assertEqual(training.run(cfg.replace(rmsd_every_steps=5), verbose=0), run_dir)
+        self.assertIn("run already complete", out.getvalue())
+        self.assertIn("rmsd_every_steps: 0 -> 5", out.getvalue())
+        self.assertIn("nothing new is recorded", out.getvalue())
+        self.assertEqual(os.path.getmtime(rundir.model_path(run_dir)), stamp)
+
+    def test_an_unfinished_run_refuses_other_instruments(self):
+        cfg = self.cfg(output_dir=os.path.join(self.get_temp_dir(), "unfinished"))
+        with self.assertRaises(KeyboardInterrupt):
+            training.run(cfg, extra_callbacks=[StopAt(PER_EPOCH + 1)], verbose=0)
+        with self.assertRaisesRegex(errors.UserError, "started with other instruments.*snapshots"):
+            training.run(cfg.replace(snapshots="none"), verbose=0)
+
+
+def _captured():
+    import contextlib
+    import io
+    buffer = io.StringIO()
+
+    @contextlib.contextmanager
+    def capture():
+        with contextlib.redirect_stdout(buffer):
+            yield buffer
+    return capture()
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -1,75 +1,103 @@
-"""Runs a grid of training configurations and aggregates them into one table.
+"""Runs a grid of any runner's configurations and aggregates them into one table.
 
     python -m keras_initstudy.sweep --flagfile=flags/jesus2021_fig2_quick.flags
-    python -m keras_initstudy.sweep --widths=10,50,250 --seeds=0,1,2 --epochs=50
+    python -m keras_initstudy.sweep --axis=width=10,25,50,100 --axis=seed=0..9 --epochs=50
+    python -m keras_initstudy.sweep ... --executor=ray --cpus_per_run=1          # local Ray runtime
+    python -m keras_initstudy.sweep ... --executor=ray --ray_address=auto        # an existing cluster
 
-Every train flag sets the base configuration; --datasets, --widths and --seeds
-span the grid (one run directory each). Finished runs are skipped, interrupted
-ones resume, and a failed run is recorded and the sweep goes on. At the end the
-sweep writes <output_dir>/<experiment>-table.csv and .parquet: one row per run
-and epoch (settings, losses, accuracies, RMSD total and per layer, and the
-Appendix B fits at snapshot epochs), and <experiment>-failures.csv if any failed.
+Every flag of the runner (`--runner=train`) sets the base configuration; each
+`--axis=name=v1,v2` (or `name=a..b`) spans one dimension of the grid, over any
+setting. Finished runs are skipped, interrupted ones resume, and a failed run is
+recorded and the sweep goes on. At the end the sweep writes
+<output_dir>/<experiment>-table.csv and .parquet (one row per run and epoch:
+settings, losses, accuracies, RMSD total and per layer, Appendix B fits at
+snapshot epochs) and <experiment>-failures.csv if any run failed.
 """
 import os
 import sys
-import traceback
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import pandas as pd  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import config as config_lib  # noqa: E402
-from keras_initstudy import datasets, flagdefs, rundir, training  # noqa: E402
-from keras_initstudy.analysis import runs  # noqa: E402
+from keras_initstudy import errors, executors, flagdefs, grid, rundir, runners, settings  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 
 def define_sweep_flags(fv=FLAGS):
-    flags.DEFINE_list("datasets", [], "Datasets to sweep (default: --dataset alone).", flag_values=fv)
-    flags.DEFINE_list("widths", ["10", "25", "50", "100", "250"], "Hidden-layer widths.", flag_values=fv)
-    flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds (paper 000: ten).", flag_values=fv)
+    flags.DEFINE_multi_string("axis", [], "A grid axis over any setting: name=v1,v2,... or name=a..b "
+                              "(integers, inclusive). Repeat for more axes; the first is outermost.",
+                              flag_values=fv)
+    flags.DEFINE_enum("runner", "train", list(runners.names()), "What each grid point runs.", flag_values=fv)
+    flags.DEFINE_enum("executor", "local", ["local", "ray"], "local: one run after another in this process; "
+                      "ray: one Ray task (its own worker process) per run.", flag_values=fv)
+    flags.DEFINE_string("ray_address", None, "ray: unset starts a local runtime; 'auto' or an address joins "
+                        "a cluster.", flag_values=fv)
+    flags.DEFINE_integer("ray_num_cpus", None, "ray, local runtime: CPUs it may use (default: all).",
+                         lower_bound=1, flag_values=fv)
+    flags.DEFINE_float("cpus_per_run", 1.0, "ray: CPUs reserved per run (TensorFlow's thread pools are sized "
+                       "to match).", lower_bound=0.01, flag_values=fv)
+    flags.DEFINE_float("gpus_per_run", 0.0, "ray: GPUs reserved per run (fractions share a GPU).",
+                       lower_bound=0.0, flag_values=fv)
+    flags.DEFINE_integer("max_retries", 3, "ray: times a run whose worker died is retried (it resumes).",
+                         lower_bound=0, flag_values=fv)
     flags.DEFINE_string("table", "", "Path prefix of the aggregated table "
                         "(default <output_dir>/<experiment>-table).", flag_values=fv)
-    flags.register_validator("widths", flagdefs.int_list(1), "must be a list of integers >= 1", flag_values=fv)
-    flags.register_validator("seeds", flagdefs.int_list(0), "must be a list of integers >= 0", flag_values=fv)
-    flags.register_validator("datasets", lambda v: all(d in datasets.names() for d in v),
-                             f"must be names from: {', '.join(datasets.names())}", flag_values=fv)
 
 
-def grid(base: config_lib.ExperimentConfig, dataset_names, widths, seeds):
-    return [base.replace(dataset=d, width=int(w), seed=int(s))
-            for d in dataset_names for w in widths for s in seeds]
-
-
-def sweep_name(base: config_lib.ExperimentConfig) -> str:
+def sweep_name(base) -> str:
     return base.run.experiment or "sweep"
 
 
-def run_grid(configs, verbose_progress: bool = True):
-    """Trains each config (skipping finished ones); returns (run_dirs, failures)."""
-    progress = keras.utils.Progbar(len(configs), unit_name="run") if verbose_progress else None
-    loaded = {}
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """One line per finished run: done / total, failures, elapsed, estimated time left."""
+
+    def __init__(self, total: int, skipped: int, stream=sys.stdout):
+        self.total, self.done, self.failed, self.skipped = total, skipped, 0, skipped
+        self.start = time.perf_counter()
+        self.stream = stream
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        trained = self.done - self.skipped
+        left = "unknown" if not trained else _clock(elapsed / trained * (self.total - self.done))
+        return (f"sweep: {self.done}/{self.total} runs done ({self.skipped} already finished), "
+                f"{self.failed} failed, {_clock(elapsed)} elapsed, about {left} left")
+
+    def update(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += int(failed)
+        print(self.line(), file=self.stream, flush=True)
+
+
+def run_grid(configs, runner_name: str = "train", executor=None, progress: bool = True):
+    """Runs every config not yet finished; returns (run_dirs in grid order, failure rows)."""
+    executor = executor or executors.LocalExecutor()
+    configs = executors.absolute_paths(configs)
+    todo = [i for i, c in enumerate(configs) if not rundir.is_done(rundir.path_for(c))]
+    tracker = Progress(len(configs), len(configs) - len(todo)) if progress else None
+    outcomes = {i: rundir.path_for(c) for i, c in enumerate(configs) if i not in todo}
+    for position, outcome in executor.run(runner_name, [configs[i] for i in todo]):
+        outcomes[todo[position]] = outcome
+        if tracker:
+            tracker.update(isinstance(outcome, executors.Failure))
     run_dirs, failures = [], []
     for i, cfg in enumerate(configs):
-        try:
-            key = (cfg.data.dataset, cfg.data.data_dir)
-            if key not in loaded:
-                loaded[key] = datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
-            run_dir = training.train(cfg, verbose=0, dataset=loaded[key])
-            runs.fits(run_dir)  # computed once, cached in the run directory
-            run_dirs.append(run_dir)
-        except Exception as e:  # record and go on: one bad run must not end a long sweep
-            failures.append({"run_name": cfg.run_name(), "dataset": cfg.data.dataset,
-                             "width": cfg.model.width, "seed": cfg.training.seed,
-                             "error": f"{type(e).__name__}: {e}".splitlines()[0],
-                             "traceback": traceback.format_exc()})
-        finally:
-            keras.backend.clear_session()
-            if progress:
-                progress.update(i + 1)
+        outcome = outcomes[i]
+        if isinstance(outcome, executors.Failure):
+            failures.append({"run_name": cfg.run_name(), **{k: v for k, v in cfg.flat().items()
+                                                          if k in ("dataset", "model", "seed")},
+                             "error": outcome.error, "traceback": outcome.traceback})
+        else:
+            run_dirs.append(outcome)
     return run_dirs, failures
 
 
@@ -81,16 +109,24 @@ def write_table(frame: pd.DataFrame, prefix: str) -> None:
 
 def main(argv):
     base = flagdefs.config_or_exit("sweep", argv)
-    configs = grid(base, FLAGS.datasets or [base.data.dataset], FLAGS.widths, FLAGS.seeds)
+    try:
+        axes = grid.parse_axes(FLAGS.axis)
+        configs = grid.expand(base, axes)
+        executor = executors.make(FLAGS.executor, **({} if FLAGS.executor == "local" else dict(
+            address=FLAGS.ray_address, cpus_per_run=FLAGS.cpus_per_run, gpus_per_run=FLAGS.gpus_per_run,
+            max_retries=FLAGS.max_retries, num_cpus=FLAGS.ray_num_cpus)))
+    except (settings.ConfigError, errors.UserError) as e:
+        sys.exit(f"sweep: error: {e}")
     prefix = FLAGS.table or os.path.join(base.run.output_dir, f"{sweep_name(base)}-table")
-    print(f"sweep: {len(configs)} runs into {base.run.output_dir}")
-    run_dirs, failures = run_grid(configs)
-    write_table(runs.table(run_dirs), prefix)
+    print(f"sweep: {len(configs)} runs into {base.run.output_dir} ({FLAGS.executor} executor)")
+    run_dirs, failures = run_grid(configs, FLAGS.runner, executor)
+    write_table(runners.get(FLAGS.runner).table(run_dirs), prefix)
     print(f"table: {prefix}.csv, {prefix}.parquet ({len(run_dirs)} runs)")
     if failures:
-        write_table(pd.DataFrame(failures), prefix.replace("-table", "") + "-failures")
-        sys.exit(f"sweep: {len(failures)} of {len(configs)} runs failed; see {prefix.replace('-table', '')}"
-                 f"-failures.csv (first: {failures[0]['run_name']}: {failures[0]['error']})")
+        failures_prefix = prefix[:-len("-table")] if prefix.endswith("-table") else prefix
+        write_table(pd.DataFrame(failures), failures_prefix + "-failures")
+        sys.exit(f"sweep: {len(failures)} of {len(configs)} runs failed; see {failures_prefix}-failures.csv "
+                 f"(first: {failures[0]['run_name']}: {failures[0]['error']})")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import tensorflow as tf
 from absl import flags
 from absl.testing import parameterized
 
-from keras_initstudy import determinism_compare, flagdefs, replicate_features, sweep
+from keras_initstudy import determinism_compare, flagdefs, grid, replicate_features, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "flags", "*.flags")))
@@ -17,7 +17,7 @@ def binary_for(text: str) -> str:
         return "replicate_features"
     if "--mechanisms=" in text:
         return "determinism_compare"
-    if "--widths=" in text or "--seeds=" in text:
+    if "--axis=" in text:
         return "sweep"
     return "train"
 
@@ -53,7 +53,10 @@ class FlagfileTest(tf.test.TestCase, parameterized.TestCase):
         fv(["prog", f"--flagfile={path}"])
         if binary != "replicate_features":
             self.assertEqual(flagdefs.misplaced_model_flags(fv), [])
-            flagdefs.config_from_flags(fv)
+            base = flagdefs.config_from_flags(fv)
+            if binary == "sweep":  # every grid point is a valid, distinct run
+                configs = grid.expand(base, grid.parse_axes(fv["axis"].value))
+                self.assertLen({c.run_name() for c in configs}, len(configs))
 
 
 if __name__ == "__main__":

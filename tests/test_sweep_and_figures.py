@@ -1,5 +1,6 @@
 """The sweep binary end to end (skips finished runs, records failures) and every
 tools/ figure script on its output."""
+import io
 import os
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tests.class_tempdir import ClassTempDirTestCase
-from keras_initstudy import config, sweep
+from keras_initstudy import config, grid, settings, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -22,18 +23,60 @@ def run(*args):
 class SweepTest(tf.test.TestCase):
 
     def test_grid_records_failures_and_goes_on(self):
-        base = config.ExperimentConfig().replace(output_dir=self.get_temp_dir(), epochs=1,
-                                                 snapshot_epochs="none", weight_images=False)
-        good = sweep.grid(base, ["fashion_mnist_mini"], ["4"], ["0", "1"])
+        base = config.ExperimentConfig().replace(output_dir=self.get_temp_dir(), epochs=1, width=4,
+                                                 snapshots="none", weight_images=False)
+        good = grid.expand(base, grid.parse_axes(["seed=0..1"]))
         bad = base.replace(dataset="mnist", data_dir=self.get_temp_dir(), download=False)
-        run_dirs, failures = sweep.run_grid([good[0], bad, good[1]], verbose_progress=False)
+        run_dirs, failures = sweep.run_grid([good[0], bad, good[1]], progress=False)
         self.assertLen(run_dirs, 2)
         self.assertLen(failures, 1)
         self.assertStartsWith(failures[0]["error"], "DataError")
+        self.assertEqual(failures[0]["run_name"], bad.run_name())
         stamp = os.path.getmtime(os.path.join(run_dirs[0], "DONE"))
-        again, _ = sweep.run_grid(good, verbose_progress=False)
+        again, _ = sweep.run_grid(good, progress=False)
         self.assertEqual(again, run_dirs)
         self.assertEqual(os.path.getmtime(os.path.join(run_dirs[0], "DONE")), stamp)
+
+    def test_progress_line(self):
+        out = io.StringIO()
+        progress = sweep.Progress(total=4, skipped=1, stream=out)
+        progress.update(failed=False)
+        progress.update(failed=True)
+        lines = out.getvalue().splitlines()
+        self.assertRegex(lines[0], r"^sweep: 2/4 runs done \(1 already finished\), 0 failed, "
+                                   r"0:00:\d\d elapsed, about 0:00:\d\d left$")
+        self.assertIn("3/4 runs done (1 already finished), 1 failed", lines[1])
+        self.assertIn("about unknown left", sweep.Progress(total=2, skipped=0).line())
+
+
+class GridTest(tf.test.TestCase):
+
+    def test_axes_over_any_setting(self):
+        base = config.ExperimentConfig()
+        configs = grid.expand(base, grid.parse_axes(["width=10,25", "seed=0..2", "dataset=mnist,fashion_mnist",
+                                                     "learning_rate=0.1,0.01", "augment=true,false"]))
+        self.assertLen(configs, 2 * 3 * 2 * 2 * 2)
+        self.assertEqual([c.model.width for c in configs[:24]], [10] * 24)  # first axis outermost
+        self.assertEqual({c.training.learning_rate for c in configs}, {0.1, 0.01})
+        self.assertEqual({c.training.augment for c in configs}, {True, False})
+
+    def test_axes_over_models(self):
+        configs = grid.expand(config.ExperimentConfig(), grid.parse_axes(["model=constnet,wrn", "seed=0,1"]))
+        self.assertEqual([c.model_name for c in configs], ["constnet", "constnet", "wrn", "wrn"])
+
+    def test_bad_axes_fail_before_anything_runs(self):
+        base = config.ExperimentConfig()
+        for axes, message in ((["width"], "expected name="), (["widht=3"], "not a setting"),
+                              (["width=3", "width=4"], "given twice"), (["seed=3..1"], "a <= b"),
+                              (["width=0,5"], "must be >= 1"), (["width=a"], "not int"),
+                              (["seed=1,1"], "repeated")):
+            with self.subTest(axes), self.assertRaisesRegex(settings.ConfigError, message):
+                grid.expand(base, grid.parse_axes(axes))
+        constnet = base.replace(model="constnet")
+        with self.assertRaisesRegex(settings.ConfigError, "width does not apply to model constnet"):
+            grid.expand(constnet, grid.parse_axes(["width=10,25"]))
+        with self.assertRaisesRegex(settings.ConfigError, "same run"):
+            grid.expand(base, grid.parse_axes(["rmsd_every_steps=0,5"]))  # an instrument: one run twice
 
 
 class SweepBinaryAndFiguresTest(ClassTempDirTestCase):
@@ -41,8 +84,8 @@ class SweepBinaryAndFiguresTest(ClassTempDirTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.result = run("-m", "keras_initstudy.sweep", "--widths=6,12", "--seeds=0,1", "--epochs=3",
-                         "--mask=a", "--snapshot_epochs=0,1,3", "--noweight_images", "--experiment=t",
+        cls.result = run("-m", "keras_initstudy.sweep", "--axis=width=6,12", "--axis=seed=0,1", "--epochs=3",
+                         "--mask=a", "--snapshots=0,1,3", "--noweight_images", "--experiment=t",
                          f"--output_dir={cls.out}")
         cls.table = os.path.join(cls.out, "t-table.parquet")
 
@@ -79,6 +122,13 @@ class SweepBinaryAndFiguresTest(ClassTempDirTestCase):
                 self.assertEqual(result.returncode, 0, result.stderr[-3000:])
                 with open(png, "rb") as f:
                     self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+    def test_sweep_prints_progress_and_bad_grids_get_one_line(self):
+        self.assertIn("sweep: 4/4 runs done (0 already finished), 0 failed", self.result.stdout)
+        bad = run("-m", "keras_initstudy.sweep", "--model=constnet", "--axis=width=4,8", f"--output_dir={self.out}")
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("sweep: error: width does not apply to model constnet", bad.stderr)
+        self.assertNotIn("Traceback", bad.stderr)
 
     def test_figure_script_without_table_says_so(self):
         result = run("tools/fig2_regimes.py", "--table=/nonexistent.parquet", "--out=/tmp/x.png")

@@ -35,7 +35,7 @@ class ConstNetTrainingTest(ClassTempDirTestCase):
         cls.data = small_data()
         base_cfg = config.ExperimentConfig().replace(
             model="constnet", widen_factor=1, num_blocks=3, epochs=3, batch_size=64, learning_rate=0.03,
-            momentum=0.9, weight_decay=5e-4, snapshot_epochs="none", weight_images=False,
+            momentum=0.9, weight_decay=5e-4, snapshots="none", weight_images=False,
             perturbation_layers="auto", output_dir=cls.out)
         cls.histories = {}
         for mechanism in ("deterministic", "simulated"):
@@ -65,7 +65,7 @@ class DeterminismCompareTest(tf.test.TestCase):
     def test_only_simulated_differs_between_repeats_on_this_cpu(self):
         if tf.config.list_physical_devices("GPU"):
             self.skipTest("on a GPU 'default' may differ too")
-        base_cfg = config.ExperimentConfig().replace(width=16, epochs=1, snapshot_epochs="none",
+        base_cfg = config.ExperimentConfig().replace(width=16, epochs=1, snapshots="none",
                                                      weight_images=False, output_dir=self.get_temp_dir())
         table = determinism_compare.compare(base_cfg, ["deterministic", "default", "simulated", "dropout"], 2,
                                             0.1, dataset=small_data()).set_index("mechanism")
@@ -85,7 +85,7 @@ class DeterminismCompareTest(tf.test.TestCase):
         out = self.get_temp_dir()
         base_cfg = config.ExperimentConfig().replace(
             model="leakynet", widen_factor=1, num_blocks=2, channel_init="1", epochs=1, batch_size=64,
-            learning_rate=0.01, snapshot_epochs="none", weight_images=False, perturbation_layers="auto",
+            learning_rate=0.01, snapshots="none", weight_images=False, perturbation_layers="auto",
             output_dir=out)
         table = determinism_compare.compare(base_cfg, ["deterministic"], 2, 0.0,
                                             dataset=small_data()).set_index("mechanism")
@@ -139,7 +139,7 @@ class TrainingOptionsTest(tf.test.TestCase):
 
     def test_mixed_precision_mixup_and_augmentation_run(self):
         cfg = config.ExperimentConfig().replace(width=8, epochs=1, dtype="mixed_float16", mixup=0.2, augment=True,
-                                                snapshot_epochs="none", output_dir=self.get_temp_dir())
+                                                snapshots="none", output_dir=self.get_temp_dir())
         try:
             run_dir = training.train(cfg, verbose=0, dataset=small_data())
         finally:

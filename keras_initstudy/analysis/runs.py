@@ -18,8 +18,8 @@ from keras_initstudy.analysis import deviation
 # Bump when the fits change, so cached fits.csv files are recomputed.
 FITS_VERSION = 2
 
-SETTING_COLUMNS = ("experiment", "dataset", "model", "width", "depth", "mask", "seed",
-                   "learning_rate", "batch_size", "epochs", "kernel_initializer")
+SETTING_COLUMNS = ("experiment", "dataset", "model", "width", "depth", "mask", "seed", "init_seed", "data_seed",
+                   "learning_rate", "batch_size", "epochs", "steps", "kernel_initializer")
 
 
 def find_runs(output_dir: str) -> List[str]:
@@ -41,6 +41,9 @@ def settings(run_dir: str) -> Dict:
     flat = {k: v for section in ("data", "model", "training", "measure", "run")
             for k, v in cfg.get(section, {}).items()}
     flat["experiment"] = flat.get("experiment") or f"{flat['model']}_{flat['dataset']}"
+    for purpose in ("init_seed", "data_seed"):  # resolved as the run used them (config.TrainingConfig.seeds)
+        if flat.get(purpose) is None and "seed" in flat:
+            flat[purpose] = flat["seed"]
     return {"run_name": cfg["run_name"], "run_dir": run_dir, **flat}
 
 

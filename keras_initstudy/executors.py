@@ -1,0 +1,133 @@
+"""Executors: run a list of configs with a runner, one after another here, or as Ray tasks.
+
+    for index, outcome in executor.run(runner_name, configs): ...
+
+`outcome` is the run directory, or a Failure. Finished runs are not given to the
+executor (the sweep skips them), and every run resumes from its own checkpoint, so
+a retried or rerun run continues where it stopped.
+
+local: in this process, datasets loaded once. No extra dependency.
+ray:   each run is one Ray task in its own worker process (max_calls=1: TensorFlow
+       keeps process-wide state such as op determinism and its thread pools),
+       with cpus_per_run / gpus_per_run (fractions allowed) reserved for it and
+       TensorFlow's thread pools sized to its CPUs. A worker that dies (killed,
+       out of memory, node lost) is retried by Ray up to max_retries times and the
+       run resumes from its last checkpoint; an exception inside a run is not
+       retried, it is recorded.
+"""
+import dataclasses
+import math
+import os
+import traceback
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+from keras_initstudy import errors
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    error: str  # one line: 'DataError: ...'
+    traceback: str
+
+
+def _one_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}".splitlines()[0]
+
+
+def run_one(runner_name: str, cfg, dataset=None) -> str:
+    """Trains one config with the named runner and runs its after_run step."""
+    from keras_initstudy import runners
+    runner = runners.get(runner_name)
+    run_dir = runner.run(cfg, verbose=0, dataset=dataset)
+    if runner.after_run is not None:
+        runner.after_run(run_dir)
+    return run_dir
+
+
+class LocalExecutor:
+    def run(self, runner_name: str, configs: Sequence) -> Iterator[Tuple[int, Union[str, Failure]]]:
+        import keras
+        from keras_initstudy import datasets
+        loaded = {}
+        for index, cfg in enumerate(configs):
+            try:
+                key = (cfg.data.dataset, cfg.data.data_dir)
+                if key not in loaded:
+                    loaded[key] = datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
+                outcome = run_one(runner_name, cfg, loaded[key])
+            except Exception as e:  # record and go on: one bad run must not end a long sweep
+                outcome = Failure(_one_line(e), traceback.format_exc())
+            finally:
+                keras.backend.clear_session()
+            yield index, outcome
+
+
+TASK_NAME = "keras_initstudy_run"  # also the worker's process title while it runs: ray::keras_initstudy_run
+
+
+def _ray_task(runner_name: str, cfg, threads: int) -> str:
+    """Body of a Ray task, in a fresh worker process: size TensorFlow's pools, then run."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    return run_one(runner_name, cfg)
+
+
+class RayExecutor:
+    """address: None starts a local Ray runtime (num_cpus: its size, default all CPUs);
+    'auto' or 'ray://host:port' joins an existing cluster."""
+
+    def __init__(self, address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
+                 max_retries: int = 3, num_cpus: Optional[int] = None):
+        try:
+            import ray
+        except ImportError:
+            raise errors.UserError("--executor=ray needs Ray: pip install \".[ray]\"") from None
+        self.ray = ray
+        self.cpus_per_run = cpus_per_run
+        self.gpus_per_run = gpus_per_run
+        self.max_retries = max_retries
+        if not ray.is_initialized():
+            kwargs = dict(address=address, log_to_driver=False, include_dashboard=False,
+                          runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}})
+            if address is None and num_cpus is not None:
+                kwargs["num_cpus"] = num_cpus
+            ray.init(**kwargs)
+
+    def run(self, runner_name: str, configs: Sequence) -> Iterator[Tuple[int, Union[str, Failure]]]:
+        ray = self.ray
+        task = ray.remote(max_calls=1)(_ray_task).options(  # max_calls=1: a fresh worker process per run
+            num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
+            max_retries=self.max_retries, retry_exceptions=False, name=TASK_NAME)
+        threads = max(1, math.floor(self.cpus_per_run))
+        pending = {task.remote(runner_name, cfg, threads): index for index, cfg in enumerate(configs)}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            index = pending.pop(done[0])
+            try:
+                outcome = ray.get(done[0])
+            except Exception as e:  # RayTaskError wraps the run's own exception; WorkerCrashedError: retries spent
+                cause = getattr(e, "cause", None) or e
+                outcome = Failure(_one_line(cause), str(e))
+            yield index, outcome
+
+
+def make(name: str, **kwargs) -> Union[LocalExecutor, RayExecutor]:
+    if name == "local":
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(**kwargs)
+    raise errors.UserError(f"unknown executor {name!r}; valid: local, ray")
+
+
+def absolute_paths(configs: List) -> List:
+    """Configs with output_dir and data_dir made absolute, so that workers whose
+    current directory differs write and read the same places."""
+    out = []
+    for cfg in configs:
+        changes = {"output_dir": os.path.abspath(cfg.run.output_dir)}
+        if cfg.data.data_dir:
+            changes["data_dir"] = os.path.abspath(cfg.data.data_dir)
+        out.append(cfg.replace(**changes))
+    return out

@@ -1,0 +1,49 @@
+"""Runners by name: what a sweep can run. A runner trains one config into its run
+directory (resumable, skipping itself when done) and turns run directories into
+one table. `train` is training.run; the pruning loop registers here too.
+"""
+import dataclasses
+from typing import Callable, Dict, Iterable, Optional
+
+import pandas as pd
+
+from keras_initstudy import errors
+
+
+@dataclasses.dataclass(frozen=True)
+class Runner:
+    name: str
+    run: Callable[..., str]  # run(cfg, verbose=0, dataset=None) -> run_dir
+    table: Callable[[Iterable[str]], pd.DataFrame]  # run dirs -> one row per run and epoch (or round)
+    after_run: Optional[Callable[[str], object]] = None  # e.g. cache a run's analysis in its directory
+
+
+_RUNNERS: Dict[str, Callable[[], Runner]] = {}
+
+
+def register(name: str):
+    """Decorator for a function returning the Runner (imports stay lazy: Ray workers
+    and the sweep import TensorFlow only when a run needs it)."""
+    def add(factory):
+        if name in _RUNNERS:
+            raise ValueError(f"runner {name!r} is registered twice")
+        _RUNNERS[name] = factory
+        return factory
+    return add
+
+
+def names():
+    return tuple(sorted(_RUNNERS))
+
+
+def get(name: str) -> Runner:
+    if name not in _RUNNERS:
+        raise errors.UserError(f"unknown runner {name!r}; valid names: {', '.join(names())}")
+    return _RUNNERS[name]()
+
+
+@register("train")
+def _train() -> Runner:
+    from keras_initstudy import training
+    from keras_initstudy.analysis import runs
+    return Runner("train", training.run, runs.table, after_run=runs.fits)

@@ -119,12 +119,17 @@ def main(argv):
         sys.exit(f"sweep: error: {e}")
     prefix = FLAGS.table or os.path.join(base.run.output_dir, f"{sweep_name(base)}-table")
     print(f"sweep: {len(configs)} runs into {base.run.output_dir} ({FLAGS.executor} executor)")
-    run_dirs, failures = run_grid(configs, FLAGS.runner, executor)
-    write_table(runners.get(FLAGS.runner).table(run_dirs), prefix)
+    failures_prefix = prefix[:-len("-table")] if prefix.endswith("-table") else prefix
+    try:
+        os.makedirs(base.run.output_dir, exist_ok=True)
+        run_dirs, failures = run_grid(configs, FLAGS.runner, executor)
+        write_table(runners.get(FLAGS.runner).table(run_dirs), prefix)
+        if failures:
+            write_table(pd.DataFrame(failures), failures_prefix + "-failures")
+    except OSError as e:
+        sys.exit(f"sweep: error: {errors.describe_os_error(e)}")
     print(f"table: {prefix}.csv, {prefix}.parquet ({len(run_dirs)} runs)")
     if failures:
-        failures_prefix = prefix[:-len("-table")] if prefix.endswith("-table") else prefix
-        write_table(pd.DataFrame(failures), failures_prefix + "-failures")
         sys.exit(f"sweep: {len(failures)} of {len(configs)} runs failed; see {failures_prefix}-failures.csv "
                  f"(first: {failures[0]['run_name']}: {failures[0]['error']})")
 

@@ -25,6 +25,8 @@ def main(argv):
         training.train(cfg)
     except errors.UserError as e:
         sys.exit(f"train: error: {e}")
+    except OSError as e:
+        sys.exit(f"train: error: {errors.describe_os_error(e)}")
     except KeyboardInterrupt:
         sys.exit("train: interrupted; rerun the same command to resume after the last completed epoch")
 

@@ -145,17 +145,21 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
     if changes:
         raise errors.UserError(f"{run_dir} was started with other instruments ({'; '.join(changes)}): resume it "
                                f"with the same instrument flags, or use another --experiment")
-    rundir.write_settings(run_dir, cfg)
     determinism.set_op_determinism(cfg.training.op_determinism())
-    rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
     data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
     t = cfg.training
     per_epoch = pipeline.steps_per_epoch(len(data.train), t.batch_size)
     end = t.end(per_epoch)
+    every = steps.Step.parse(cfg.run.checkpoint_every, per_epoch).iteration
+    if every < 1:
+        raise errors.UserError(f"--checkpoint_every={cfg.run.checkpoint_every} is no step at all")
     spec = build(cfg, data.info, per_epoch)
     model = spec.model
     reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w(0): before restore
     measurements = measurement_callbacks(spec, cfg, run_dir, reference, end, data)
+    # Written only now that the run can start: a bad dataset or setting leaves no stub directory.
+    rundir.write_settings(run_dir, cfg)
+    rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
     start = callbacks_lib.restore(model, rundir.checkpoint_dir(run_dir))
     print(f"resuming {run_dir} at step {steps.Step(start, per_epoch)}" if start else f"training into {run_dir}")
     one_hot_classes = data.info.num_classes if t.mixup else 0
@@ -164,9 +168,6 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
         return pipeline.train_stream(data.train, t.batch_size, t.seeds.data, a, b, augment=t.augment,
                                      mixup=t.mixup, num_classes=one_hot_classes)
 
-    every = steps.Step.parse(cfg.run.checkpoint_every, per_epoch).iteration
-    if every < 1:
-        raise errors.UserError(f"--checkpoint_every={cfg.run.checkpoint_every} is no step at all")
     loop.train_steps(
         model, stream, start, end.iteration, per_epoch,
         callbacks=[*extra_callbacks, *measurements,

@@ -71,6 +71,29 @@ class TrainBinaryTest(tf.test.TestCase, parameterized.TestCase):
         self.assertNotIn("Traceback", result.stderr)
         self.assertRegex(result.stderr.strip().splitlines()[-1], "train: error: .*-ubyte: bad magic|truncated")
 
+    @parameterized.parameters(
+        (["--mask_layer=5"], "train: error: mask_layer=5: must be at most depth=2"),
+        (["--model=constnet", "--width=3"], "train: error: --width does not apply to --model=constnet"),
+        (["--deterministic", "--nondeterminism=simulated"], "train: error: --deterministic contradicts"),
+        (["--image_layer=9", "--epochs=1"], "train: error: --image_layer=9: mlp has kernels 0..2"),
+    )
+    def test_bad_combination_is_one_line_and_leaves_no_run_directory(self, args, message):
+        out = os.path.join(self.get_temp_dir(), "combination")
+        result = run_train(*args, f"--output_dir={out}")
+        self.assertEqual(result.returncode, 1)
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertStartsWith(result.stderr.strip().splitlines()[-1], message)
+        self.assertFalse(os.path.exists(out) and os.listdir(out), "a run directory was left behind")
+
+    def test_unwritable_output_dir_is_one_line(self):
+        blocker = os.path.join(self.get_temp_dir(), "a-file")
+        with open(blocker, "w") as f:
+            f.write("not a folder")
+        result = run_train("--epochs=1", "--width=4", f"--output_dir={blocker}/runs")
+        self.assertEqual(result.returncode, 1)
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertRegex(result.stderr.strip().splitlines()[-1], f"train: error: cannot write {blocker}.*: Not a directory")
+
 
 if __name__ == "__main__":
     tf.test.main()

@@ -5,27 +5,19 @@ then those outside a mark (a letter, or any 0/1 matrix) set to exactly zero.
 """
 import ast
 import inspect
-from typing import Dict, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import keras
 import numpy as np
 
 from keras_initstudy import masks
+from keras_initstudy.registry import Registry
 
 PACKAGE = "keras_initstudy"
 
-# The package's own initializers by the name a flag gives them (e.g. papers 001, 003).
-_NAMED: Dict[str, type] = {}
-
-
-def named(name: str):
-    """Class decorator: makes an initializer available to `from_spec` under `name`."""
-    def add(cls):
-        if name in _NAMED:
-            raise ValueError(f"initializer name {name!r} is registered twice")
-        _NAMED[name] = cls
-        return cls
-    return add
+# The package's own initializers by the name a flag gives them (e.g. papers 001, 003):
+# decorate a class with @NAMED.register("name") to make it available to from_spec.
+NAMED: Registry[type] = Registry("initializer")
 
 
 def parse_spec(text: str) -> Tuple[str, dict]:
@@ -46,15 +38,15 @@ def parse_spec(text: str) -> Tuple[str, dict]:
 
 
 def initializer_class(name: str) -> type:
-    if name in _NAMED:
-        return _NAMED[name]
+    if name in NAMED:
+        return NAMED.get(name)
     try:
         found = keras.initializers.get(name)
     except (ValueError, TypeError):
         found = None
     if found is None:
         raise ValueError(f"unknown initializer {name!r} (a Keras name such as glorot_uniform, "
-                         f"or one of: {', '.join(sorted(_NAMED)) or 'none registered'})")
+                         f"or one of: {', '.join(NAMED.names()) or 'none registered'})")
     return type(found)
 
 

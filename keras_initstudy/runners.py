@@ -3,11 +3,12 @@ directory (resumable, skipping itself when done) and turns run directories into
 one table. `train` is training.run; the pruning loop registers here too.
 """
 import dataclasses
-from typing import Callable, Dict, Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import pandas as pd
 
 from keras_initstudy import errors
+from keras_initstudy.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,28 +19,21 @@ class Runner:
     after_run: Optional[Callable[[str], object]] = None  # e.g. cache a run's analysis in its directory
 
 
-_RUNNERS: Dict[str, Callable[[], Runner]] = {}
+RUNNERS: Registry[Callable[[], Runner]] = Registry("runner", errors.UserError)
 
 
 def register(name: str):
     """Decorator for a function returning the Runner (imports stay lazy: Ray workers
     and the sweep import TensorFlow only when a run needs it)."""
-    def add(factory):
-        if name in _RUNNERS:
-            raise ValueError(f"runner {name!r} is registered twice")
-        _RUNNERS[name] = factory
-        return factory
-    return add
+    return RUNNERS.register(name)
 
 
 def names():
-    return tuple(sorted(_RUNNERS))
+    return RUNNERS.names()
 
 
 def get(name: str) -> Runner:
-    if name not in _RUNNERS:
-        raise errors.UserError(f"unknown runner {name!r}; valid names: {', '.join(names())}")
-    return _RUNNERS[name]()
+    return RUNNERS.get(name)()
 
 
 @register("train")

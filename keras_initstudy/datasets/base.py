@@ -1,10 +1,11 @@
 """What every dataset loader returns, and the registry that maps names to loaders."""
 import dataclasses
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
 from keras_initstudy import errors
+from keras_initstudy.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,26 +43,18 @@ def split_from_uint8(images: np.ndarray, labels: np.ndarray) -> Split:
 
 # A loader takes (data_dir, download) and returns a Dataset.
 Loader = Callable[[Optional[str], bool], Dataset]
-_REGISTRY: Dict[str, Loader] = {}
+LOADERS: Registry[Loader] = Registry("dataset", errors.UserError)
 
 
 def register(name: str) -> Callable[[Loader], Loader]:
     """Decorator adding a loader under `name`; a second loader for a name is an error."""
-    def add(loader: Loader) -> Loader:
-        if name in _REGISTRY:
-            raise ValueError(f"dataset {name!r} is registered twice")
-        _REGISTRY[name] = loader
-        return loader
-    return add
+    return LOADERS.register(name)
 
 
 def names() -> Tuple[str, ...]:
-    return tuple(sorted(_REGISTRY))
+    return LOADERS.names()
 
 
 def load(name: str, data_dir: Optional[str] = None, download: bool = True) -> Dataset:
     """Loads a registered dataset; an unknown name lists the valid ones."""
-    if name not in _REGISTRY:
-        raise errors.UserError(
-            f"unknown dataset {name!r}; valid names: {', '.join(names())}")
-    return _REGISTRY[name](data_dir, download)
+    return LOADERS.get(name)(data_dir, download)

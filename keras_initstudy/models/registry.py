@@ -13,6 +13,7 @@ from typing import Callable, ClassVar, Dict, Optional, Sequence, Tuple
 import keras
 
 from keras_initstudy import errors, settings
+from keras_initstudy.registry import Registry
 
 KERNEL_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
                  keras.layers.DepthwiseConv2D)
@@ -93,7 +94,7 @@ class ModelSpec:
 
 
 Builder = Callable[[ModelConfig, object, Seeds], ModelSpec]
-_BUILDERS: Dict[str, Tuple[type, Builder]] = {}
+BUILDERS: Registry[Tuple[type, Builder]] = Registry("model", settings.ConfigError)
 
 
 def register(name: str, config_class: type) -> Callable[[Builder], Builder]:
@@ -103,33 +104,29 @@ def register(name: str, config_class: type) -> Callable[[Builder], Builder]:
         raise TypeError(f"{config_class} must be a ModelConfig dataclass")
 
     def add(builder: Builder) -> Builder:
-        if name in _BUILDERS:
-            raise ValueError(f"model {name!r} is registered twice")
         if config_class.__dict__.get("name") and config_class.name != name:
             raise ValueError(f"{config_class.__name__} is already the config of model {config_class.name!r}")
+        BUILDERS.add(name, (config_class, builder))
         config_class.name = name
-        _BUILDERS[name] = (config_class, builder)
         return builder
     return add
 
 
 def names() -> Tuple[str, ...]:
-    return tuple(sorted(_BUILDERS))
+    return BUILDERS.names()
 
 
 def config_class(name: str) -> type:
-    if name not in _BUILDERS:
-        raise settings.ConfigError(f"unknown model {name!r}; valid names: {', '.join(names())}")
-    return _BUILDERS[name][0]
+    return BUILDERS.get(name)[0]
 
 
 def config_classes() -> Tuple[type, ...]:
-    return tuple(_BUILDERS[n][0] for n in names())
+    return tuple(config_class(n) for n in names())
 
 
 def build(cfg: ModelConfig, info, seeds: Seeds) -> ModelSpec:
     """Builds the model `cfg` describes; its initial weights depend only on seeds.init."""
-    _, builder = _BUILDERS[type(cfg).name]
+    _, builder = BUILDERS.get(type(cfg).name)
     try:
         return builder(cfg, info, seeds)
     except ValueError as e:  # a shape the model cannot take (e.g. a mask on a conv kernel)

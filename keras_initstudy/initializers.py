@@ -10,7 +10,7 @@ from typing import Optional, Tuple, Union
 import keras
 import numpy as np
 
-from keras_initstudy import masks
+from keras_initstudy import masks, seeds
 from keras_initstudy.registry import Registry
 
 PACKAGE = "keras_initstudy"
@@ -189,29 +189,29 @@ class ReplicatedUnits(keras.initializers.Initializer):
     units are `replicas` copies of each of `unique` units drawn by `base` (He),
     plus independent noise `noise` times a fresh draw of `base`. Units are the
     kernel's columns in Keras (the paper's rows of W1, in PyTorch's layout); the
-    copies of a unit are adjacent."""
+    copies of a unit are adjacent. The units and the noise are drawn with seeds
+    derived from `seed` for each purpose: one Keras initializer called twice would
+    return the same values, and the 'noise' would only rescale the units."""
 
-    def __init__(self, unique: int, replicas: int, noise: float = 0.0, base="he_normal"):
+    def __init__(self, unique: int, replicas: int, noise: float = 0.0, base="he_normal", seed: int = 0):
         self.unique = int(unique)
         self.replicas = int(replicas)
         self.noise = float(noise)
-        self.base = keras.initializers.get(base)
+        self.base = keras.initializers.serialize(keras.initializers.get(base))
+        self.seed = int(seed)
 
     def __call__(self, shape, dtype=None):
         fan_in, units = shape
         if units != self.unique * self.replicas:
             raise ValueError(f"{units} units is not unique {self.unique} x replicas {self.replicas}")
         # A draw of the full shape gives He's variance for this layer; its first `unique` columns are the units.
-        kernel = keras.ops.repeat(self.base((fan_in, units), dtype=dtype)[:, :self.unique], self.replicas, axis=1)
+        draw = from_spec(self.base, seeds.derive(self.seed, "units"))((fan_in, units), dtype=dtype)
+        kernel = keras.ops.repeat(draw[:, :self.unique], self.replicas, axis=1)
         if self.noise:
-            kernel = kernel + self.noise * self.base((fan_in, units), dtype=dtype)
+            kernel = kernel + self.noise * from_spec(self.base, seeds.derive(self.seed, "noise"))(
+                (fan_in, units), dtype=dtype)
         return kernel
 
     def get_config(self):
-        return {"unique": self.unique, "replicas": self.replicas, "noise": self.noise,
-                "base": keras.initializers.serialize(self.base)}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(config["unique"], config["replicas"], config["noise"],
-                   keras.initializers.deserialize(config["base"]))
+        return {"unique": self.unique, "replicas": self.replicas, "noise": self.noise, "base": self.base,
+                "seed": self.seed}

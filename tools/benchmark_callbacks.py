@@ -3,7 +3,7 @@
     python tools/benchmark_callbacks.py [--width=256 --epochs=20 --dataset=...]
 
 Trains the same configuration (train flags) with the instruments off, then adding
-them one at a time: RMSD per epoch, snapshots (the --snapshot_epochs schedule,
+them one at a time: RMSD per epoch, snapshots (the --snapshots schedule,
 default log:10), TensorBoard weight images and histograms, RMSD every 10 steps.
 Reports the mean epoch wall time over epochs 2..N (epoch 1 includes tracing).
 """
@@ -21,8 +21,8 @@ from keras_initstudy import callbacks, determinism, flagdefs, rundir, training  
 FLAGS = flags.FLAGS
 
 VARIANTS = (
-    ("no instruments", dict(rmsd=False, snapshot_epochs="none", weight_images=False, rmsd_every_steps=0)),
-    ("+ RMSD per epoch", dict(rmsd=True, snapshot_epochs="none", weight_images=False, rmsd_every_steps=0)),
+    ("no instruments", dict(rmsd=False, snapshots="none", weight_images=False, rmsd_every_steps=0)),
+    ("+ RMSD per epoch", dict(rmsd=True, snapshots="none", weight_images=False, rmsd_every_steps=0)),
     ("+ snapshots", dict(rmsd=True, weight_images=False, rmsd_every_steps=0)),
     ("+ weight images/histograms", dict(rmsd=True, weight_images=True, rmsd_every_steps=0)),
     ("+ RMSD every 10 steps", dict(rmsd=True, weight_images=True, rmsd_every_steps=10)),
@@ -33,7 +33,7 @@ def main(argv):
     del argv
     base = flagdefs.config_from_flags(FLAGS)
     print(f"device: {determinism.device_description()}; dataset={base.data.dataset} width={base.model.width} "
-          f"epochs={base.training.epochs} snapshots={base.measure.snapshot_epochs}")
+          f"epochs={base.training.epochs} snapshots={base.measure.snapshots}")
     baseline = None
     for name, changes in VARIANTS:
         with tempfile.TemporaryDirectory() as out:

@@ -111,6 +111,17 @@ class InitializerConfigTest(tf.test.TestCase, parameterized.TestCase):
         self.assertNotAllEqual(noisy[:, 0], noisy[:, 1])
         self.assertNear(float(np.corrcoef(noisy[:, 0], noisy[:, 1])[0, 1]), 1.0, 0.05)
 
+    def test_replicated_units_noise_is_an_independent_draw(self):
+        """App. E: the noise is independent of the units. (Calling one Keras initializer twice
+        returns the same values: with one replica the 'noise' would just scale W by 1 + eps.)"""
+        clean = keras.ops.convert_to_numpy(initializers.ReplicatedUnits(30, 1, 0.0, seed=3)((400, 30)))
+        noisy = keras.ops.convert_to_numpy(initializers.ReplicatedUnits(30, 1, 0.1, seed=3)((400, 30)))
+        noise = (noisy - clean) / 0.1
+        self.assertLess(abs(float(np.corrcoef(noise.ravel(), clean.ravel())[0, 1])), 0.05)
+        self.assertNear(float(noise.std()), float(clean.std()), 0.1 * float(clean.std()))  # same He scale
+        other_seed = keras.ops.convert_to_numpy(initializers.ReplicatedUnits(30, 1, 0.0, seed=4)((400, 30)))
+        self.assertNotAllEqual(clean, other_seed)
+
 
 if __name__ == "__main__":
     tf.test.main()

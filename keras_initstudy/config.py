@@ -22,7 +22,7 @@ computes (HASH_VERSION 2):
 import dataclasses
 import hashlib
 import json
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, ClassVar, Dict, Iterator, List, Optional, Tuple
 
 from keras_initstudy import datasets, models, settings
 from keras_initstudy import steps as steps_lib
@@ -178,7 +178,6 @@ class RunConfig:
     __post_init__ = _validate
 
 
-SECTIONS = ("data", "model", "training", "measure", "run")
 FIXED_SECTIONS = {"data": DataConfig, "training": TrainingConfig, "measure": MeasureConfig, "run": RunConfig}
 
 
@@ -203,17 +202,34 @@ class ExperimentConfig:
             raise ConfigError(f"model must be a registered model config, got {self.model!r}")
 
     hash_version = HASH_VERSION
+    # Sections other than the model's, by field name; runners' configs add theirs (pruning/config.py).
+    FIXED: ClassVar[Dict[str, type]] = FIXED_SECTIONS
+
+    @classmethod
+    def section_names(cls) -> Tuple[str, ...]:
+        return ("data", "model", "training", "measure", "run") + tuple(n for n in cls.FIXED if n not in
+                                                                     ("data", "training", "measure", "run"))
+
+    @classmethod
+    def fixed_field_names(cls) -> set:
+        return {f.name for section in cls.FIXED.values() for f in dataclasses.fields(section)}
+
+    @classmethod
+    def field_names(cls) -> List[str]:
+        """Every settable name: fixed sections, `model`, and every registered model's fields."""
+        names = [f.name for section in cls.FIXED.values() for f in dataclasses.fields(section)]
+        return names + ["model"] + sorted({f.name for _, f in settings.fields_of(models.config_classes())})
 
     @property
     def model_name(self) -> str:
         return type(self.model).name
 
     def sections(self) -> Iterator[Any]:
-        return (getattr(self, name) for name in SECTIONS)
+        return (getattr(self, name) for name in self.section_names())
 
     def nested(self) -> Dict[str, Dict[str, Any]]:
         """{section name: {field: value}}, as written to config.json (the model's name under model)."""
-        out = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+        out = {name: dataclasses.asdict(getattr(self, name)) for name in self.section_names()}
         out["model"] = {"model": self.model_name, **out["model"]}
         return out
 
@@ -235,8 +251,8 @@ class ExperimentConfig:
 
     def non_default_identity(self) -> Dict[str, Any]:
         """identity() entries that differ from a default config of the same model."""
-        default = ExperimentConfig(model=type(self.model)()).identity()
-        default["model"] = ExperimentConfig().model_name
+        default = type(self)(model=type(self.model)()).identity()
+        default["model"] = type(self)().model_name
         return {k: v for k, v in self.identity().items() if k not in default or default[k] != v}
 
     def run_hash(self) -> str:
@@ -272,18 +288,18 @@ class ExperimentConfig:
         no field at all are an error.
         """
         model_cls = models.config_class(values.get("model", "mlp"))
-        known = set(field_names())
+        known = set(cls.field_names())
         unknown = set(values) - known
         if unknown:
             raise ConfigError(f"unknown config fields: {', '.join(sorted(unknown))}")
         model_fields = {f.name for f in dataclasses.fields(model_cls)}
         if strict:
-            foreign = set(values) - model_fields - fixed_field_names() - {"model"}
+            foreign = set(values) - model_fields - cls.fixed_field_names() - {"model"}
             if foreign:
                 raise ConfigError(f"{', '.join(sorted(foreign))} does not apply to model {model_cls.name}")
         sections = {name: section_cls(**{f.name: values[f.name] for f in dataclasses.fields(section_cls)
                                          if f.name in values})
-                    for name, section_cls in FIXED_SECTIONS.items()}
+                    for name, section_cls in cls.FIXED.items()}
         model = model_cls(**{k: v for k, v in values.items() if k in model_fields})
         return cls(model=model, **sections)
 
@@ -298,17 +314,15 @@ class ExperimentConfig:
             for f in dataclasses.fields(self.model):
                 flat.pop(f.name)
         flat.update(changes)
-        return ExperimentConfig.from_flat(flat, strict=True)
+        return type(self).from_flat(flat, strict=True)
 
 
 def fixed_field_names() -> set:
-    return {f.name for cls in FIXED_SECTIONS.values() for f in dataclasses.fields(cls)}
+    return ExperimentConfig.fixed_field_names()
 
 
 def field_names() -> List[str]:
-    """Every settable name: fixed sections, `model`, and every registered model's fields."""
-    names = [f.name for cls in FIXED_SECTIONS.values() for f in dataclasses.fields(cls)]
-    return names + ["model"] + sorted({f.name for _, f in settings.fields_of(models.config_classes())})
+    return ExperimentConfig.field_names()
 
 
 def model_fields_of(name: str) -> set:

@@ -23,8 +23,8 @@ def int_list(lower: int):
     return lambda values: bool(values) and all(v.isdigit() and int(v) >= lower for v in values)
 
 
-def _fields() -> List[Tuple[type, dataclasses.Field]]:
-    fixed = list(settings.fields_of(config_lib.FIXED_SECTIONS.values()))
+def _fields(config_cls) -> List[Tuple[type, dataclasses.Field]]:
+    fixed = list(settings.fields_of(config_cls.FIXED.values()))
     return fixed + list(settings.fields_of(models.config_classes()))
 
 
@@ -46,11 +46,11 @@ def _define(cls, field, default, help_text, fv) -> None:
         flags.register_validator(field.name, lambda v, c=check: v is None or c(v), check.message, flag_values=fv)
 
 
-def define_train_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
-    """One flag per config field (every model's fields included), plus --model and the
-    shorthand --deterministic."""
+def define_train_flags(fv: flags.FlagValues = flags.FLAGS, config_cls=config_lib.ExperimentConfig) -> None:
+    """One flag per field of `config_cls` (every model's fields included), plus --model
+    and the shorthand --deterministic."""
     by_name: Dict[str, List[Tuple[type, dataclasses.Field]]] = {}
-    for cls, field in _fields():
+    for cls, field in _fields(config_cls):
         by_name.setdefault(field.name, []).append((cls, field))
     for name, found in by_name.items():
         cls, field = found[0]
@@ -73,36 +73,54 @@ def define_train_flags(fv: flags.FlagValues = flags.FLAGS) -> None:
         flags.DEFINE_alias(alias, target, flag_values=fv)
 
 
-def misplaced_model_flags(fv: flags.FlagValues = flags.FLAGS) -> list:
+def misplaced_model_flags(fv: flags.FlagValues = flags.FLAGS, config_cls=config_lib.ExperimentConfig) -> list:
     """Model flags given on the command line (or a flagfile) that the chosen --model
     does not have: an error, not something to ignore silently."""
     own = config_lib.model_fields_of(fv["model"].value)
     every_model = {f.name for _, f in settings.fields_of(models.config_classes())}
-    return [f"--{name}" for name in sorted(every_model - own - config_lib.fixed_field_names())
+    return [f"--{name}" for name in sorted(every_model - own - config_cls.fixed_field_names())
             if fv[name].present]
 
 
-def config_or_exit(program: str, argv, fv: flags.FlagValues = flags.FLAGS) -> config_lib.ExperimentConfig:
-    """The binaries' shared start: stray arguments, flags of another model and invalid
-    combinations end the program with one line '<program>: error: ...'; otherwise the
-    resolved config."""
+def foreign_flags(fv: flags.FlagValues, config_cls) -> list:
+    """Flags of fields that `config_cls` does not have (a runner's own flags given to
+    another runner), given on the command line or in a flagfile."""
+    defined = {f.name for _, f in _fields(config_lib.ExperimentConfig)} | {"model", "deterministic"}
+    return [f"--{name}" for name in sorted(set(_all_runner_fields()) - set(config_cls.field_names()))
+            if name in fv and fv[name].present and name not in defined]
+
+
+def _all_runner_fields() -> List[str]:
+    from keras_initstudy import runners
+    return sorted({n for name in runners.names() for n in runners.config_class(name).field_names()})
+
+
+def config_or_exit(program: str, argv, fv: flags.FlagValues = flags.FLAGS,
+                   config_cls=config_lib.ExperimentConfig) -> config_lib.ExperimentConfig:
+    """The binaries' shared start: stray arguments, flags of another model or runner and
+    invalid combinations end the program with one line '<program>: error: ...';
+    otherwise the resolved config."""
     if len(argv) > 1:
         sys.exit(f"{program}: error: unexpected arguments {' '.join(argv[1:])} (flags start with --)")
-    misplaced = misplaced_model_flags(fv)
+    misplaced = misplaced_model_flags(fv, config_cls)
     if misplaced:
         sys.exit(f"{program}: error: {', '.join(misplaced)} does not apply to --model={fv['model'].value}")
+    foreign = foreign_flags(fv, config_cls)
+    if foreign:
+        sys.exit(f"{program}: error: {', '.join(foreign)} does not apply to this runner")
     try:
-        return config_from_flags(fv)
+        return config_from_flags(fv, config_cls)
     except settings.ConfigError as e:
         sys.exit(f"{program}: error: {e}")
 
 
-def config_from_flags(fv: flags.FlagValues = flags.FLAGS) -> config_lib.ExperimentConfig:
+def config_from_flags(fv: flags.FlagValues = flags.FLAGS,
+                      config_cls=config_lib.ExperimentConfig) -> config_lib.ExperimentConfig:
     """The config the flags describe: fixed fields from their flags, the chosen model's
     fields from the flags given (the model's own defaults otherwise)."""
     model_fields = config_lib.model_fields_of(fv["model"].value)
     values = {"model": fv["model"].value}
-    for name in config_lib.fixed_field_names():
+    for name in config_cls.fixed_field_names():
         values[name] = fv[name].value
     for name in model_fields:
         if fv[name].value is not None:  # None: a per-model default, left to the model
@@ -112,4 +130,4 @@ def config_from_flags(fv: flags.FlagValues = flags.FLAGS) -> config_lib.Experime
             raise settings.ConfigError("--deterministic contradicts --nondeterminism="
                                        f"{fv['nondeterminism'].value}")
         values["nondeterminism"] = "deterministic"
-    return config_lib.ExperimentConfig.from_flat(values)
+    return config_cls.from_flat(values)

@@ -18,12 +18,12 @@ from keras_initstudy import models, settings
 Axis = Tuple[str, Tuple[str, ...]]
 
 
-def parse_axis(text: str) -> Axis:
+def parse_axis(text: str, config_cls=config_lib.ExperimentConfig) -> Axis:
     name, sep, values = text.partition("=")
     name = name.strip().lstrip("-")
     if not sep or not name or not values.strip():
         raise settings.ConfigError(f"axis {text!r}: expected name=v1,v2,... or name=a..b")
-    if name not in config_lib.field_names():
+    if name not in config_cls.field_names():
         raise settings.ConfigError(f"axis {text!r}: {name!r} is not a setting")
     if ".." in values:
         low, _, high = values.partition("..")
@@ -36,18 +36,18 @@ def parse_axis(text: str) -> Axis:
     return name, parts
 
 
-def parse_axes(texts: Sequence[str]) -> List[Axis]:
-    axes = [parse_axis(t) for t in texts]
+def parse_axes(texts: Sequence[str], config_cls=config_lib.ExperimentConfig) -> List[Axis]:
+    axes = [parse_axis(t, config_cls) for t in texts]
     names = [n for n, _ in axes]
     if len(set(names)) != len(names):
         raise settings.ConfigError(f"an axis is given twice: {', '.join(names)}")
     return axes
 
 
-def _typed(name: str, text: str, model_name: str):
+def _typed(name: str, text: str, model_name: str, config_cls):
     if name == "model":
         return text
-    for cls in (*config_lib.FIXED_SECTIONS.values(), models.config_class(model_name)):
+    for cls in (*config_cls.FIXED.values(), models.config_class(model_name)):
         for field in dataclasses.fields(cls):
             if field.name == name:
                 return settings.parse_text(cls, field, text)
@@ -60,7 +60,7 @@ def expand(base: config_lib.ExperimentConfig, axes: Sequence[Axis]) -> List[conf
     for values in itertools.product(*(v for _, v in axes)):
         combo: Dict[str, str] = dict(zip((n for n, _ in axes), values))
         model_name = combo.get("model", base.model_name)
-        configs.append(base.replace(**{n: _typed(n, v, model_name) for n, v in combo.items()}))
+        configs.append(base.replace(**{n: _typed(n, v, model_name, type(base)) for n, v in combo.items()}))
     names = [c.run_name() for c in configs]
     if len(set(names)) != len(names):
         raise settings.ConfigError("two grid points are the same run (an axis over a setting that does not "

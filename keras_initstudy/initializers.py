@@ -50,11 +50,12 @@ def initializer_class(name: str) -> type:
     return type(found)
 
 
-def from_spec(spec: Union[str, dict, keras.initializers.Initializer], seed: Optional[int] = None
-              ) -> keras.initializers.Initializer:
+def from_spec(spec: Union[str, dict, keras.initializers.Initializer], seed: Optional[int] = None,
+              **context) -> keras.initializers.Initializer:
     """A new initializer from 'name' or 'name(key=value, ...)' (or a config dict, or an
     instance to copy). Random initializers get `seed` (see seeds.py: one seed per draw);
-    a seed written in the spec itself is an error, since every layer would share it."""
+    a seed written in the spec itself is an error, since every layer would share it.
+    `context` (e.g. fan_in=784 for a bias) is passed to initializers that take it."""
     if not isinstance(spec, str):
         instance = keras.initializers.get(spec)
         config = instance.get_config()
@@ -65,8 +66,12 @@ def from_spec(spec: Union[str, dict, keras.initializers.Initializer], seed: Opti
     if "seed" in kwargs:
         raise ValueError(f"{spec!r}: seeds come from --init_seed, not from the initializer")
     cls = initializer_class(name)
-    if "seed" in inspect.signature(cls.__init__).parameters:
+    parameters = inspect.signature(cls.__init__).parameters
+    if "seed" in parameters:
         kwargs["seed"] = seed
+    for key, value in context.items():
+        if key in parameters and key not in kwargs:
+            kwargs[key] = value
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
@@ -113,6 +118,31 @@ class MaskedInitializer(keras.initializers.Initializer):
     def from_config(cls, config):
         return cls(base=keras.initializers.deserialize(config["base"]), mask=config["mask"],
                    seed=config.get("seed"))
+
+
+@NAMED.register("torch_default")
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TorchDefault(keras.initializers.Initializer):
+    """PyTorch's default for nn.Linear / nn.Conv2d weights and biases:
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = inputs x kernel area (what
+    kaiming_uniform_(a=sqrt(5)) gives for weights). A kernel's fan_in comes from its
+    shape; a bias's must be given (builders pass the layer's)."""
+
+    def __init__(self, fan_in: Optional[int] = None, seed: Optional[int] = None):
+        self.fan_in = fan_in
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        fan_in = self.fan_in
+        if fan_in is None:
+            if len(shape) < 2:
+                raise ValueError("torch_default on a bias needs the layer's fan_in")
+            fan_in = int(np.prod(shape[:-1]))
+        bound = 1.0 / np.sqrt(fan_in)
+        return keras.random.uniform(shape, -bound, bound, dtype=dtype, seed=self.seed)
+
+    def get_config(self):
+        return {"fan_in": self.fan_in, "seed": self.seed}
 
 
 def masked_or_plain(base: keras.initializers.Initializer, mask: Optional[str]

@@ -14,6 +14,7 @@ from keras_initstudy.registry import Registry
 @dataclasses.dataclass(frozen=True)
 class Runner:
     name: str
+    config_class: type  # config.ExperimentConfig or a subclass with the runner's own sections
     run: Callable[..., str]  # run(cfg, verbose=0, dataset=None) -> run_dir
     table: Callable[[Iterable[str]], pd.DataFrame]  # run dirs -> one row per run and epoch (or round)
     after_run: Optional[Callable[[str], object]] = None  # e.g. cache a run's analysis in its directory
@@ -36,8 +37,18 @@ def get(name: str) -> Runner:
     return RUNNERS.get(name)()
 
 
+def config_class(name: str) -> type:
+    return get(name).config_class
+
+
 @register("train")
 def _train() -> Runner:
-    from keras_initstudy import training
+    from keras_initstudy import config, training
     from keras_initstudy.analysis import runs
-    return Runner("train", training.run, runs.table, after_run=runs.fits)
+    return Runner("train", config.ExperimentConfig, training.run, runs.table, after_run=runs.fits)
+
+
+@register("prune")
+def _prune() -> Runner:
+    from keras_initstudy.pruning import config, rounds
+    return Runner("prune", config.PruneExperimentConfig, rounds.run, rounds.table)

@@ -123,6 +123,22 @@ def instrument_changes(cfg: config_lib.ExperimentConfig, run_dir: str) -> List[s
     return [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in cfg.instruments().items() if recorded.get(k) != v]
 
 
+def already_done(cfg: config_lib.ExperimentConfig, run_dir: str) -> bool:
+    """True (and says so) when the run is complete; refuses to resume an unfinished run
+    with other instruments than it was started with."""
+    changes = instrument_changes(cfg, run_dir)
+    if rundir.is_done(run_dir):
+        note = (f" (it was recorded with other instruments: {'; '.join(changes)}; nothing new is recorded: "
+                f"use another --experiment to train a separate run with these)" if changes else "")
+        logging.info("run already complete, nothing to do: %s", run_dir)
+        print(f"run already complete: {run_dir}{note}")
+        return True
+    if changes:
+        raise errors.UserError(f"{run_dir} was started with other instruments ({'; '.join(changes)}): resume it "
+                               f"with the same instrument flags, or use another --experiment")
+    return False
+
+
 def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Callback] = (),
         verbose: int = 1, dataset: Optional[datasets.Dataset] = None) -> str:
     """Trains `cfg` into its run directory and returns the directory.
@@ -135,24 +151,14 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
     loading when the caller already holds it (sweeps).
     """
     run_dir = rundir.path_for(cfg)
-    changes = instrument_changes(cfg, run_dir)
-    if rundir.is_done(run_dir):
-        note = (f" (it was recorded with other instruments: {'; '.join(changes)}; nothing new is recorded: "
-                f"use another --experiment to train a separate run with these)" if changes else "")
-        logging.info("run already complete, nothing to do: %s", run_dir)
-        print(f"run already complete: {run_dir}{note}")
+    if already_done(cfg, run_dir):
         return run_dir
-    if changes:
-        raise errors.UserError(f"{run_dir} was started with other instruments ({'; '.join(changes)}): resume it "
-                               f"with the same instrument flags, or use another --experiment")
     determinism.set_op_determinism(cfg.training.op_determinism())
     data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
     t = cfg.training
     per_epoch = pipeline.steps_per_epoch(len(data.train), t.batch_size)
     end = t.end(per_epoch)
-    every = steps.Step.parse(cfg.run.checkpoint_every, per_epoch).iteration
-    if every < 1:
-        raise errors.UserError(f"--checkpoint_every={cfg.run.checkpoint_every} is no step at all")
+    checkpoint_every(cfg, per_epoch)  # a bad interval fails before anything is written
     spec = build(cfg, data.info, per_epoch)
     model = spec.model
     reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w(0): before restore
@@ -160,8 +166,33 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
     # Written only now that the run can start: a bad dataset or setting leaves no stub directory.
     rundir.write_settings(run_dir, cfg)
     rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
-    start = callbacks_lib.restore(model, rundir.checkpoint_dir(run_dir))
-    print(f"resuming {run_dir} at step {steps.Step(start, per_epoch)}" if start else f"training into {run_dir}")
+    fit_into(run_dir, cfg, model, data, [*extra_callbacks, *measurements], 0, end, per_epoch, verbose)
+    with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
+        model.save(tmp)
+    rundir.mark_done(run_dir)
+    print(f"done: {run_dir}")
+    return run_dir
+
+
+def checkpoint_every(cfg: config_lib.ExperimentConfig, steps_per_epoch: int) -> int:
+    every = steps.Step.parse(cfg.run.checkpoint_every, steps_per_epoch).iteration
+    if every < 1:
+        raise errors.UserError(f"--checkpoint_every={cfg.run.checkpoint_every} is no step at all")
+    return every
+
+
+def fit_into(run_dir: str, cfg: config_lib.ExperimentConfig, model: keras.Model, data: datasets.Dataset,
+             callbacks: List[keras.callbacks.Callback], start: int, end: steps.Step, steps_per_epoch: int,
+             verbose: int = 0) -> int:
+    """Trains a built, compiled model (possibly masked or rewound, at optimizer step `start`)
+    until `end`, recording into `run_dir`: TensorBoard, history.csv, and checkpoints, from
+    the last of which an interrupted fit resumes. Returns the step it started from."""
+    t = cfg.training
+    resumed = callbacks_lib.restore(model, rundir.checkpoint_dir(run_dir))
+    if resumed:
+        start = resumed
+    print(f"resuming {run_dir} at step {steps.Step(start, steps_per_epoch)}" if resumed
+          else f"training into {run_dir}")
     one_hot_classes = data.info.num_classes if t.mixup else 0
 
     def stream(a, b):
@@ -169,17 +200,14 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
                                      mixup=t.mixup, num_classes=one_hot_classes)
 
     loop.train_steps(
-        model, stream, start, end.iteration, per_epoch,
-        callbacks=[*extra_callbacks, *measurements,
+        model, stream, start, end.iteration, steps_per_epoch,
+        callbacks=[*callbacks,
                    keras.callbacks.TensorBoard(log_dir=rundir.tensorboard_dir(run_dir), write_graph=False),
-                   callbacks_lib.HistoryCSV(rundir.history_path(run_dir), per_epoch, start),
-                   callbacks_lib.Checkpoint(rundir.checkpoint_dir(run_dir), every, per_epoch)],
+                   callbacks_lib.HistoryCSV(rundir.history_path(run_dir), steps_per_epoch, start),
+                   callbacks_lib.Checkpoint(rundir.checkpoint_dir(run_dir), checkpoint_every(cfg, steps_per_epoch),
+                                            steps_per_epoch)],
         validation_data=pipeline.eval_batches(data.test, num_classes=one_hot_classes), verbose=verbose)
-    with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
-        model.save(tmp)
-    rundir.mark_done(run_dir)
-    print(f"done: {run_dir}")
-    return run_dir
+    return start
 
 
 train = run  # the name the binaries and earlier code use

@@ -32,7 +32,10 @@ def index_path(directory: str, name: str) -> str:
 
 
 def save(model: keras.Model, directory: str, name: str, step: int) -> None:
-    """Writes the state atomically: the index names a state only once its weights are complete."""
+    """Writes the state atomically: the index names a state only once its weights are complete.
+    An optimizer not yet built (step 0) is built first, so every state holds its variables."""
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
     with rundir.atomic_path(weights_path(directory, name)) as tmp:
         model.save_weights(tmp)
     states = [np.asarray(g.state.numpy()).tolist() for g in seed_generators(model)]

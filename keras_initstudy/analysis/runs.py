@@ -38,7 +38,7 @@ def read_config(run_dir: str) -> Dict:
 def settings(run_dir: str) -> Dict:
     """The flat settings of a run, plus its run name and directory."""
     cfg = read_config(run_dir)
-    flat = {k: v for section in ("data", "model", "training", "measure", "run")
+    flat = {k: v for section in ("data", "model", "training", "measure", "run", "pruning")
             for k, v in cfg.get(section, {}).items()}
     flat["experiment"] = flat.get("experiment") or f"{flat['model']}_{flat['dataset']}"
     for purpose in ("init_seed", "data_seed"):  # resolved as the run used them (config.TrainingConfig.seeds)

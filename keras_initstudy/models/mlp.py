@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import keras
+import numpy as np
 
 from keras_initstudy import initializers, seeds, settings
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
@@ -18,15 +19,28 @@ from keras_initstudy.settings import at_least, between, setting
 InitializerSpec = Union[str, dict, keras.initializers.Initializer]
 
 
-def _is_activation(name: str) -> bool:
-    keras.activations.get(name)
+def activation_layer(spec: str, name: str) -> Optional[keras.layers.Layer]:
+    """A separate layer for an activation with arguments ('leaky_relu(negative_slope=0.05)');
+    None for a plain Keras name, which the Dense layer applies itself."""
+    base, kwargs = initializers.parse_spec(spec)
+    if not kwargs:
+        keras.activations.get(base)  # raises for an unknown name
+        return None
+    if base != "leaky_relu":
+        raise ValueError(f"activation {spec!r}: only leaky_relu takes arguments")
+    return keras.layers.LeakyReLU(name=name, **kwargs)
+
+
+def _is_activation(spec: str) -> bool:
+    activation_layer(spec, "check")
     return True
 
 
 INITIALIZER = settings.parses(initializers.check_spec,
                               "must be an initializer: a Keras name (glorot_uniform, he_normal) or "
                               "name(key=value, ...), e.g. random_normal(stddev=0.5)")
-ACTIVATION = settings.Check(_is_activation, "must name a Keras activation (e.g. relu, tanh)")
+ACTIVATION = settings.Check(_is_activation, "must name a Keras activation (e.g. relu, tanh) or "
+                                            "leaky_relu(negative_slope=0.05)")
 MASK = settings.Check(lambda v: v == "none" or (bool(v.strip()) and len(v) <= 8),
                       "must be none or 1-8 characters of text")
 DROPOUT = between(0.0, 0.99)
@@ -68,34 +82,43 @@ def build_mlp(input_shape: Tuple[int, ...], num_classes: int, width: int = 256, 
               kernel_initializer: Union[InitializerSpec, Sequence[InitializerSpec]] = "glorot_uniform",
               bias_initializer: Union[InitializerSpec, Sequence[InitializerSpec]] = "zeros",
               dropout: float = 0.0, name: str = "mlp", init_seed: int = 0, data_seed: Optional[int] = None,
-              mask: Optional[str] = None, mask_layer: int = 1) -> keras.Model:
+              mask: Optional[str] = None, mask_layer: int = 1,
+              hidden: Optional[Sequence[int]] = None) -> keras.Model:
     """Returns the (uncompiled) MLP.
 
-    Dense layers are named hidden_1..hidden_<depth> and output. Initializers are
-    one spec for all Dense layers or a sequence of depth + 1 specs (hidden layers
-    first, output last); each layer's draw is seeded from (init_seed, its name).
-    `mask` stamps a glyph on kernel `mask_layer`. `dropout` > 0 adds a Dropout
-    layer after each hidden layer, seeded from data_seed (default: init_seed).
+    `depth` hidden Dense layers of `width` units, or one per entry of `hidden`
+    (LeNet-300-100: hidden=(300, 100)), named hidden_1.. and output. Initializers
+    are one spec for all Dense layers or a sequence with one per layer (hidden
+    first, output last); each layer's draw is seeded from (init_seed, its name), and
+    initializers that need it get the layer's fan_in. `activation` is a Keras name
+    or leaky_relu(negative_slope=...). `mask` stamps a glyph on kernel `mask_layer`.
+    `dropout` > 0 adds a Dropout layer after each hidden layer, seeded from
+    data_seed (default: init_seed).
     """
-    if width < 1 or depth < 0:
-        raise ValueError(f"width must be >= 1 and depth >= 0, got {width}, {depth}")
+    hidden = [width] * depth if hidden is None else list(hidden)
+    if any(w < 1 for w in hidden) or width < 1 or depth < 0:
+        raise ValueError(f"hidden widths must be >= 1 and depth >= 0, got {hidden}, {depth}")
+    depth = len(hidden)
     data_seed = init_seed if data_seed is None else data_seed
     kernels = _per_layer(kernel_initializer, depth + 1, "kernel_initializer")
     biases = _per_layer(bias_initializer, depth + 1, "bias_initializer")
     names = [f"hidden_{i + 1}" for i in range(depth)] + ["output"]
+    fan_ins = [int(np.prod(input_shape))] + hidden
 
     def dense(i, units, **kwargs):
         kernel = initializers.from_spec(kernels[i], seeds.derive(init_seed, names[i], "kernel"))
         if i == mask_layer:
             kernel = initializers.masked_or_plain(kernel, mask)
-        return keras.layers.Dense(units, name=names[i], kernel_initializer=kernel,
-                                  bias_initializer=initializers.from_spec(
-                                      biases[i], seeds.derive(init_seed, names[i], "bias")), **kwargs)
+        bias = initializers.from_spec(biases[i], seeds.derive(init_seed, names[i], "bias"), fan_in=fan_ins[i])
+        return keras.layers.Dense(units, name=names[i], kernel_initializer=kernel, bias_initializer=bias, **kwargs)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = keras.layers.Flatten(name="flatten")(inputs)
-    for i in range(depth):
-        x = dense(i, width, activation=activation)(x)
+    for i, units in enumerate(hidden):
+        separate = activation_layer(activation, f"{names[i]}_activation")
+        x = dense(i, units, activation=None if separate else activation)(x)
+        if separate is not None:
+            x = separate(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}",
                                      seed=seeds.derive(data_seed, f"dropout_{i + 1}"))(x)

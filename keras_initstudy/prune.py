@@ -1,0 +1,41 @@
+"""Iterative magnitude pruning with rewinding: one run directory, one sub-directory per round.
+
+    python -m keras_initstudy.prune --model=lenet_300_100 --optimizer=adam --learning_rate=0.0012 \\
+        --epochs=5 --rounds=20 --prune_fraction=0.2 --rewind=init --strategy=layerwise
+    python -m keras_initstudy.prune --flagfile=flags/wijnja2020_xavier_normal_quick.flags
+    python tools/lottery_fig.py --table=runs/wijnja2020_quick-table.parquet --out=fig3.png
+
+Every train flag applies (--epochs or --steps is one round's length); the pruning
+flags are --rounds, --prune_fraction, --prune_output_fraction, --strategy, --rewind,
+--prune_biases, --prune_rounding, --reset_optimizer, --reinit. Rerunning a finished
+command does nothing; a killed one resumes in the round it was in.
+"""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from keras_initstudy import errors, flagdefs  # noqa: E402
+from keras_initstudy.pruning import rounds  # noqa: E402
+from keras_initstudy.pruning.config import PruneExperimentConfig  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    cfg = flagdefs.config_or_exit("prune", argv, config_cls=PruneExperimentConfig)
+    try:
+        rounds.run(cfg)
+    except errors.UserError as e:
+        sys.exit(f"prune: error: {e}")
+    except OSError as e:
+        sys.exit(f"prune: error: {errors.describe_os_error(e)}")
+    except KeyboardInterrupt:
+        sys.exit("prune: interrupted; rerun the same command to resume in the round it stopped in")
+
+
+if __name__ == "__main__":
+    flagdefs.define_train_flags(config_cls=PruneExperimentConfig)
+    app.run(main)

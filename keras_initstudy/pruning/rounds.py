@@ -1,0 +1,223 @@
+"""The pruning-with-rewind loop (iterative magnitude pruning, Frankle & Carbin 2019 §2).
+
+Round 0 trains the dense network from w(0), keeping the state at the rewind step k.
+Round r > 0 prunes `prune_fraction` of the weights that survived round r-1, by
+magnitude at the end of round r-1 (strategies.py); resets the survivors to their
+values at step k (k = 0: w(0)) and the optimizer to its state at k; and trains again
+from k to the end of the schedule. Pruned weights stay exactly zero (masks.py).
+
+    <run_dir>/round-NN/   mask.npz, final.npz (weights at the end of the round),
+                          history.csv, tb/, checkpoint/, round.json, DONE
+    <run_dir>/round-00/savepoints/   the state at the rewind step
+    <run_dir>/summary.csv, .parquet  one row per round (pandas); DONE
+
+Each round is skipped when its DONE exists, so a killed loop resumes in the round
+it was in, from that round's last checkpoint.
+"""
+import json
+import os
+from typing import Iterable, List, Optional
+
+import keras
+import numpy as np
+import pandas as pd
+from absl import logging
+
+from keras_initstudy import (callbacks as callbacks_lib, datasets, determinism, errors, initializers, pipeline,
+                             rundir, seeds, steps, training, training_state)
+from keras_initstudy.callbacks.snapshots import variable_name, weights_by_path
+from keras_initstudy.pruning import masks as masks_lib
+from keras_initstudy.pruning import strategies
+from keras_initstudy.pruning.config import PruneExperimentConfig
+
+
+def round_dir(run_dir: str, r: int) -> str:
+    return os.path.join(run_dir, f"round-{r:02d}")
+
+
+def mask_path(directory: str) -> str:
+    return os.path.join(directory, "mask.npz")
+
+
+def final_weights_path(directory: str) -> str:
+    return os.path.join(directory, "final.npz")
+
+
+def round_record_path(directory: str) -> str:
+    return os.path.join(directory, "round.json")
+
+
+def summary_prefix(run_dir: str) -> str:
+    return os.path.join(run_dir, "summary")
+
+
+def load_npz(path: str) -> dict:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def assign_by_name(model: keras.Model, values: dict, names: Optional[Iterable[str]] = None) -> None:
+    """Sets the model's trainable variables (or those named) from {'hidden_1/kernel': array}."""
+    wanted = None if names is None else set(names)
+    for variable in model.trainable_weights:
+        name = variable_name(model, variable)
+        if wanted is None or name in wanted:
+            variable.assign(values[name])
+
+
+def next_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, output_layer: str) -> dict:
+    """Round r's masks: round r-1's, pruned by magnitude at the end of round r-1."""
+    previous = round_dir(run_dir, r - 1)
+    old = masks_lib.load(mask_path(previous))
+    final = load_npz(final_weights_path(previous))
+    p = cfg.pruning
+    strategy = strategies.STRATEGIES.get(p.strategy)(p.prune_fraction, p.output_fraction(), p.prune_rounding)
+    return strategy.prune({n: final[n] for n in old}, old, output_layer)
+
+
+def reinitialize(cfg: PruneExperimentConfig, spec, masks: masks_lib.Masks, r: int) -> None:
+    """reinit=random: the masked kernels get a fresh draw of the initializer (seeded by
+    round and layer), keeping the mask."""
+    spec_text = getattr(cfg.model, "kernel_initializer", "glorot_uniform")
+    for name, variable in masks.variables.items():
+        if name.endswith("/kernel"):
+            draw = initializers.from_spec(spec_text, seeds.derive(cfg.training.seeds.init, "reinit", r, name))
+            variable.assign(draw(variable.shape, dtype=variable.dtype))
+    masks.apply()
+
+
+def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: masks_lib.Masks, rewind: int,
+                per_epoch: int) -> int:
+    """Puts round r's model at its starting state; returns its optimizer step."""
+    first = round_dir(run_dir, 0)
+    if r == 0:
+        return 0
+    if cfg.pruning.reset_optimizer:
+        start = callbacks_lib.load_save_point(spec.model, rundir.save_point_dir(first), rewind)
+    else:  # keep the optimizer where the previous round left it; rewind the weights only
+        previous = round_dir(run_dir, r - 1)
+        start = training_state.load(spec.model, previous, "final_state")
+        assign_by_name(spec.model, load_npz(rundir.snapshot_path_for(first, steps.Step(rewind, per_epoch))))
+    masks.apply()
+    if cfg.pruning.reinit == "random":
+        reinitialize(cfg, spec, masks, r)
+    return start
+
+
+def evaluate_on(model: keras.Model, split) -> dict:
+    loss, accuracy = model.evaluate(pipeline.eval_batches(split), verbose=0)
+    return {"loss": float(loss), "accuracy": float(accuracy)}
+
+
+def train_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets.Dataset, per_epoch: int,
+                end: steps.Step, rewind: int, extra_callbacks, verbose: int) -> None:
+    directory = round_dir(run_dir, r)
+    keras.backend.clear_session()
+    spec = training.build(cfg, data.info, per_epoch)  # w(0): the same draw every round
+    masks = masks_lib.Masks.attach(spec, include_biases=cfg.pruning.prune_biases)
+    if not masks_lib.exists(mask_path(directory)):
+        new = ({n: np.ones(v.shape, bool) for n, v in masks.variables.items()} if r == 0
+               else next_masks(cfg, run_dir, r, spec.output))
+        masks_lib.save(mask_path(directory), new)
+    masks.assign(masks_lib.load(mask_path(directory)))
+    start = start_round(cfg, run_dir, r, spec, masks, rewind, per_epoch)
+    # Every round ends at the schedule's end T (round 0 trains 0..T, later ones k..T); with the
+    # optimizer kept (reset_optimizer off) later rounds continue its step count for T - k steps.
+    length = end.iteration - (rewind if r else 0)
+    round_end = steps.Step(end.iteration if cfg.pruning.reset_optimizer else start + length, per_epoch)
+    reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w at the round's start
+    measurements = training.measurement_callbacks(spec, cfg, directory, reference, round_end, data)
+    if r == 0:  # the rewind point: complete state, and the weights alone for reset_optimizer=False
+        measurements.append(callbacks_lib.SavePoints(rundir.save_point_dir(directory), [rewind]))
+        measurements.append(callbacks_lib.WeightSnapshots(directory, [steps.Step(rewind, per_epoch)]))
+    training.fit_into(directory, cfg, spec.model, data, [*extra_callbacks, *measurements], start, round_end,
+                      per_epoch, verbose)
+    weights = weights_by_path(spec.model)
+    with rundir.atomic_path(final_weights_path(directory)) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **weights)
+    if not cfg.pruning.reset_optimizer:
+        training_state.save(spec.model, directory, "final_state", round_end.iteration)
+    rundir.write_json(round_record_path(directory), round_record(
+        r, directory, masks, spec.model, data, per_epoch, start, round_end))
+    rundir.mark_done(directory)
+
+
+def round_record(r: int, directory: str, masks: masks_lib.Masks, model: keras.Model, data: datasets.Dataset,
+                 per_epoch: int, start: int, end: steps.Step) -> dict:
+    """What the summary table reports of one round."""
+    counts = masks.counts()
+    remaining = sum(c for c, _ in counts.values())
+    total = sum(n for _, n in counts.values())
+    history = pd.read_csv(rundir.history_path(directory))
+    best = history.loc[history["test_accuracy"].idxmax()]
+    record = {"round": r, "steps_per_epoch": per_epoch, "start_step": start, "end_step": end.iteration,
+              "weights_remaining": remaining, "weights_total": total, "fraction_remaining": remaining / total,
+              "test_accuracy": float(history["test_accuracy"].iloc[-1]),
+              "test_loss": float(history["test_loss"].iloc[-1]),
+              "best_test_accuracy": float(best["test_accuracy"]), "best_epoch": float(best["epoch"]),
+              "train_eval_accuracy": evaluate_on(model, data.train)["accuracy"]}
+    for name, (kept, size) in counts.items():
+        record[f"remaining/{name}"] = kept
+        record[f"fraction_remaining/{name}"] = kept / size
+    for _, row in history.iterrows():
+        record[f"test_accuracy/ep{row['epoch']:g}"] = float(row["test_accuracy"])
+    return record
+
+
+def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Callback] = (), verbose: int = 1,
+        dataset: Optional[datasets.Dataset] = None) -> str:
+    """Runs every round not yet done, then writes the summary; returns the run directory."""
+    run_dir = rundir.path_for(cfg)
+    if training.already_done(cfg, run_dir):
+        return run_dir
+    determinism.set_op_determinism(cfg.training.op_determinism())
+    data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
+    per_epoch = pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size)
+    end = cfg.training.end(per_epoch)
+    rewind = cfg.pruning.rewind_step(per_epoch)
+    if rewind >= end.iteration:
+        raise errors.UserError(f"--rewind={cfg.pruning.rewind} is step {rewind}, not before the end of a round "
+                               f"(step {end.iteration})")
+    training.checkpoint_every(cfg, per_epoch)
+    rundir.write_settings(run_dir, cfg)
+    rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
+    for r in range(cfg.pruning.rounds):
+        if rundir.is_done(round_dir(run_dir, r)):
+            logging.info("round %d already done", r)
+            continue
+        print(f"round {r} of {cfg.pruning.rounds - 1}")
+        train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose)
+    summary = run_summary(run_dir)
+    rundir.write_text(summary_prefix(run_dir) + ".csv", summary.to_csv(index=False))
+    with rundir.atomic_path(summary_prefix(run_dir) + ".parquet") as tmp:
+        summary.to_parquet(tmp, index=False)
+    rundir.mark_done(run_dir)
+    print(f"done: {run_dir}")
+    return run_dir
+
+
+def run_summary(run_dir: str) -> pd.DataFrame:
+    """One row per finished round, from each round's round.json."""
+    rows = []
+    r = 0
+    while os.path.exists(round_record_path(round_dir(run_dir, r))):
+        with open(round_record_path(round_dir(run_dir, r)), encoding="utf-8") as f:
+            rows.append(json.load(f))
+        r += 1
+    return pd.DataFrame(rows)
+
+
+def table(run_dirs: Iterable[str]) -> pd.DataFrame:
+    """Every run's summary with its settings: one row per run and round (sweeps)."""
+    from keras_initstudy.analysis import runs
+    frames = []
+    for run_dir in run_dirs:
+        summary = run_summary(run_dir)
+        settings = runs.settings(run_dir)
+        for key in ("kernel_initializer", "init_seed", "data_seed", "seed", "strategy", "rewind",
+                    "prune_fraction", "reinit", "dataset", "model", "experiment", "run_dir", "run_name"):
+            if key in settings:
+                summary.insert(0, key, settings[key])
+        frames.append(summary)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -18,6 +18,21 @@ from keras_initstudy import models, settings
 Axis = Tuple[str, Tuple[str, ...]]
 
 
+def split_top_level(text: str) -> List[str]:
+    """'a,b(x=1,y=2),c' -> ['a', 'b(x=1,y=2)', 'c']: commas inside parentheses do not split,
+    so initializers with arguments can be axis values."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
 def parse_axis(text: str, config_cls=config_lib.ExperimentConfig) -> Axis:
     name, sep, values = text.partition("=")
     name = name.strip().lstrip("-")
@@ -30,7 +45,7 @@ def parse_axis(text: str, config_cls=config_lib.ExperimentConfig) -> Axis:
         if not (low.strip().isdigit() and high.strip().isdigit()) or int(low) > int(high):
             raise settings.ConfigError(f"axis {text!r}: a range is a..b with integers a <= b")
         return name, tuple(str(v) for v in range(int(low), int(high) + 1))
-    parts = tuple(v.strip() for v in values.split(",") if v.strip())
+    parts = tuple(v.strip() for v in split_top_level(values) if v.strip())
     if len(set(parts)) != len(parts):
         raise settings.ConfigError(f"axis {text!r}: repeated values")
     return name, parts

@@ -4,6 +4,7 @@
     python -m keras_initstudy.sweep --axis=width=10,25,50,100 --axis=seed=0..9 --epochs=50
     python -m keras_initstudy.sweep ... --executor=ray --cpus_per_run=1          # local Ray runtime
     python -m keras_initstudy.sweep ... --executor=ray --ray_address=auto        # an existing cluster
+    python -m keras_initstudy.sweep --runner=prune --flagfile=flags/wijnja2020_xavier_normal.flags
 
 Every flag of the runner (`--runner=train`) sets the base configuration; each
 `--axis=name=v1,v2` (or `name=a..b`) spans one dimension of the grid, over any
@@ -107,10 +108,17 @@ def write_table(frame: pd.DataFrame, prefix: str) -> None:
         frame.to_parquet(tmp, index=False)
 
 
+def define_runner_flags(fv=FLAGS):
+    """Every runner's config flags (the pruning runner's are a superset of train's)."""
+    widest = max((runners.config_class(n) for n in runners.names()), key=lambda c: len(c.field_names()))
+    flagdefs.define_train_flags(fv, config_cls=widest)
+
+
 def main(argv):
-    base = flagdefs.config_or_exit("sweep", argv)
+    config_cls = runners.config_class(FLAGS.runner)
+    base = flagdefs.config_or_exit("sweep", argv, config_cls=config_cls)
     try:
-        axes = grid.parse_axes(FLAGS.axis)
+        axes = grid.parse_axes(FLAGS.axis, config_cls)
         configs = grid.expand(base, axes)
         executor = executors.make(FLAGS.executor, **({} if FLAGS.executor == "local" else dict(
             address=FLAGS.ray_address, cpus_per_run=FLAGS.cpus_per_run, gpus_per_run=FLAGS.gpus_per_run,
@@ -135,6 +143,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flagdefs.define_train_flags()
+    define_runner_flags()
     define_sweep_flags()
     app.run(main)

@@ -6,7 +6,7 @@ import tensorflow as tf
 from absl import flags
 from absl.testing import parameterized
 
-from keras_initstudy import determinism_compare, flagdefs, grid, replicate_features, sweep
+from keras_initstudy import determinism_compare, flagdefs, grid, replicate_features, runners, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "flags", "*.flags")))
@@ -19,6 +19,8 @@ def binary_for(text: str) -> str:
         return "determinism_compare"
     if "--axis=" in text:
         return "sweep"
+    if "--rounds=" in text:
+        return "prune"
     return "train"
 
 
@@ -27,7 +29,10 @@ def flag_values(binary: str) -> flags.FlagValues:
     if binary == "replicate_features":
         replicate_features.define_flags(fv)
         return fv
-    flagdefs.define_train_flags(fv)
+    if binary in ("sweep", "prune"):
+        sweep.define_runner_flags(fv)
+    else:
+        flagdefs.define_train_flags(fv)
     if binary == "sweep":
         sweep.define_sweep_flags(fv)
     if binary == "determinism_compare":
@@ -52,10 +57,13 @@ class FlagfileTest(tf.test.TestCase, parameterized.TestCase):
         fv = flag_values(binary)
         fv(["prog", f"--flagfile={path}"])
         if binary != "replicate_features":
-            self.assertEqual(flagdefs.misplaced_model_flags(fv), [])
-            base = flagdefs.config_from_flags(fv)
+            runner = fv["runner"].value if binary == "sweep" else ("prune" if binary == "prune" else "train")
+            config_cls = runners.config_class(runner)
+            self.assertEqual(flagdefs.misplaced_model_flags(fv, config_cls), [])
+            self.assertEqual(flagdefs.foreign_flags(fv, config_cls), [])
+            base = flagdefs.config_from_flags(fv, config_cls)
             if binary == "sweep":  # every grid point is a valid, distinct run
-                configs = grid.expand(base, grid.parse_axes(fv["axis"].value))
+                configs = grid.expand(base, grid.parse_axes(fv["axis"].value, config_cls))
                 self.assertLen({c.run_name() for c in configs}, len(configs))
 
 

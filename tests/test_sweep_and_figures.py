@@ -137,5 +137,45 @@ class SweepBinaryAndFiguresTest(ClassTempDirTestCase):
         self.assertNotIn("Traceback", result.stderr)
 
 
+class PruneSweepAndFigureTest(ClassTempDirTestCase):
+    """`sweep --runner=prune` over initialisations and seeds, and paper 003's figures from its table."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.result = run("-m", "keras_initstudy.sweep", "--runner=prune", "--model=lenet_300_100",
+                         "--axis=kernel_initializer=xavier_normal,kaiming_uniform(gain=2.0)", "--axis=seed=0,1",
+                         "--steps=15", "--rounds=2", "--optimizer=adam", "--learning_rate=0.0012",
+                         "--snapshots=none", "--noweight_images", "--nocorrelations", "--experiment=p",
+                         f"--output_dir={cls.out}")
+        cls.table = os.path.join(cls.out, "p-table.parquet")
+
+    def test_table_has_a_row_per_run_and_round(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])
+        table = pd.read_parquet(self.table)
+        self.assertLen(table, 4 * 2)
+        self.assertEqual(sorted(table["kernel_initializer"].unique()), ["kaiming_uniform(gain=2.0)", "xavier_normal"])
+        self.assertEqual(sorted(table["round"].unique()), [0, 1])
+        # Round 1, layerwise: 20% of 235,200 and of 30,000 hidden weights, 10% of the 1,000 output weights.
+        self.assertAllClose(sorted(table["fraction_remaining"].unique()),
+                            [(266200 - 47040 - 6000 - 100) / 266200, 1.0], atol=1e-9)
+
+    def test_both_figures(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])
+        for figure in ("accuracy", "size"):
+            with self.subTest(figure):
+                png = os.path.join(self.out, f"lottery-{figure}.png")
+                result = run("tools/lottery_fig.py", f"--tables={self.table}", f"--figure={figure}", f"--out={png}")
+                self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+                with open(png, "rb") as f:
+                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+    def test_pruning_flags_are_refused_by_the_train_runner(self):
+        result = run("-m", "keras_initstudy.sweep", "--runner=train", "--rounds=3", "--axis=seed=0,1",
+                     f"--output_dir={self.out}")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("sweep: error: --rounds does not apply to this runner", result.stderr)
+
+
 if __name__ == "__main__":
     tf.test.main()

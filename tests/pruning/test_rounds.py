@@ -44,8 +44,8 @@ class RoundsTest(tf.test.TestCase):
         cls.init_cfg = PruneExperimentConfig().replace(output_dir=cls.out, snapshots="0", **BASE)
         cls.init_run = rounds.run(cls.init_cfg, verbose=0, dataset=cls.data)
         cls.k_cfg = PruneExperimentConfig().replace(output_dir=cls.out, rewind="20it", snapshots="20it",
-                                                    strategy="global", **{**BASE, "optimizer": "sgd",
-                                                                          "learning_rate": 0.05})
+                                                    strategy="global", momentum=0.9,
+                                                    **{**BASE, "optimizer": "sgd", "learning_rate": 0.05})
         cls.k_run = rounds.run(cls.k_cfg, verbose=0, dataset=cls.data)
         tf_config.disable_op_determinism()
 
@@ -101,6 +101,20 @@ class RoundsTest(tf.test.TestCase):
                 self.assertAllEqual(start[name], expected)
         remaining = summary["weights_remaining"].tolist()
         self.assertEqual(remaining[1], 266200 - math.ceil(0.2 * 266200))  # global: exactly the fraction overall
+
+    def test_a_rewound_round_starts_from_the_saved_optimizer_state(self):
+        from keras_initstudy import training
+        saved = training.build(self.k_cfg, self.data.info, PER_EPOCH)
+        callbacks.load_save_point(saved.model, rundir.save_point_dir(rounds.round_dir(self.k_run, 0)), 20)
+        spec = training.build(self.k_cfg, self.data.info, PER_EPOCH)
+        masks = masks_lib.Masks.attach(spec)
+        masks.assign(masks_lib.load(round_file(self.k_run, 1, "mask.npz")))
+        self.assertEqual(rounds.start_round(self.k_cfg, self.k_run, 1, spec, masks, 20, PER_EPOCH), 20)
+        momentum = [v for v in saved.model.optimizer.variables if "momentum" in v.path]
+        self.assertNotEmpty(momentum)
+        for restored, expected in zip(spec.model.optimizer.variables, saved.model.optimizer.variables):
+            self.assertAllEqual(restored.numpy(), expected.numpy())
+        self.assertGreater(max(float(np.abs(v.numpy()).max()) for v in momentum), 0.0)
 
     def test_a_killed_loop_resumes_in_its_round_and_ends_as_the_uninterrupted_one(self):
         cfg = self.init_cfg.replace(output_dir=os.path.join(self.out, "killed"), checkpoint_every="10it")

@@ -13,7 +13,7 @@ from typing import Dict, List, Tuple
 from absl import flags
 
 from keras_initstudy import config as config_lib
-from keras_initstudy import models, settings
+from keras_initstudy import errors, models, settings
 
 ALIASES = {"snapshot_epochs": "snapshots"}  # old name -> field (flagfiles written before steps)
 
@@ -112,6 +112,19 @@ def config_or_exit(program: str, argv, fv: flags.FlagValues = flags.FLAGS,
         return config_from_flags(fv, config_cls)
     except settings.ConfigError as e:
         sys.exit(f"{program}: error: {e}")
+
+
+def run_or_exit(program: str, run, cfg, resume_hint: str) -> None:
+    """Runs `run(cfg)`; bad input, OS errors on the outputs and Ctrl-C end the program with
+    one line '<program>: ...' instead of a traceback."""
+    try:
+        run(cfg)
+    except errors.UserError as e:
+        sys.exit(f"{program}: error: {e}")
+    except OSError as e:
+        sys.exit(f"{program}: error: {errors.describe_os_error(e)}")
+    except KeyboardInterrupt:
+        sys.exit(f"{program}: interrupted; {resume_hint}")
 
 
 def config_from_flags(fv: flags.FlagValues = flags.FLAGS,

@@ -11,13 +11,12 @@ flags are --rounds, --prune_fraction, --prune_output_fraction, --strategy, --rew
 command does nothing; a killed one resumes in the round it was in.
 """
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import errors, flagdefs  # noqa: E402
+from keras_initstudy import flagdefs  # noqa: E402
 from keras_initstudy.pruning import rounds  # noqa: E402
 from keras_initstudy.pruning.config import PruneExperimentConfig  # noqa: E402
 
@@ -26,14 +25,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cfg = flagdefs.config_or_exit("prune", argv, config_cls=PruneExperimentConfig)
-    try:
-        rounds.run(cfg)
-    except errors.UserError as e:
-        sys.exit(f"prune: error: {e}")
-    except OSError as e:
-        sys.exit(f"prune: error: {errors.describe_os_error(e)}")
-    except KeyboardInterrupt:
-        sys.exit("prune: interrupted; rerun the same command to resume in the round it stopped in")
+    flagdefs.run_or_exit("prune", rounds.run, cfg, "rerun the same command to resume in the round it stopped in")
 
 
 if __name__ == "__main__":

@@ -8,27 +8,19 @@ Watch it with `tensorboard --logdir=<output_dir>`. Rerunning a finished command
 does nothing; rerunning an interrupted one resumes after its last epoch.
 """
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
 
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import errors, flagdefs, training  # noqa: E402
+from keras_initstudy import flagdefs, training  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     cfg = flagdefs.config_or_exit("train", argv)
-    try:
-        training.train(cfg)
-    except errors.UserError as e:
-        sys.exit(f"train: error: {e}")
-    except OSError as e:
-        sys.exit(f"train: error: {errors.describe_os_error(e)}")
-    except KeyboardInterrupt:
-        sys.exit("train: interrupted; rerun the same command to resume after the last completed epoch")
+    flagdefs.run_or_exit("train", training.run, cfg, "rerun the same command to resume from the last checkpoint")
 
 
 if __name__ == "__main__":

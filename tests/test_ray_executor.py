@@ -66,6 +66,22 @@ class RayExecutorTest(tf.test.TestCase):
         # order, so numbers agree to float32 rounding, not necessarily bit for bit.
         self.assertAllClose(local[numeric].to_numpy(float), remote[numeric].to_numpy(float), rtol=1e-4, atol=1e-6)
 
+    def test_prune_grids_run_on_ray(self):
+        from keras_initstudy.pruning.config import PruneExperimentConfig
+        tables = {}
+        for name, executor in (("local", executors.LocalExecutor()), ("ray", self.executor)):
+            base = PruneExperimentConfig().replace(
+                output_dir=os.path.join(self.get_temp_dir(), f"prune-{name}"), model="lenet_300_100", steps=10,
+                rounds=2, optimizer="adam", learning_rate=0.0012, correlations=False,
+                **{k: v for k, v in BASE.items() if k != "width"})
+            configs = grid.expand(base, grid.parse_axes(["seed=0,1"], PruneExperimentConfig))
+            run_dirs, failures = sweep.run_grid(configs, "prune", executor=executor, progress=False)
+            self.assertEmpty(failures)
+            tables[name] = runners.get("prune").table(run_dirs)
+        self.assertLen(tables["ray"], 4)  # 2 runs x 2 rounds
+        self.assertEqual(tables["ray"]["weights_remaining"].tolist(), tables["local"]["weights_remaining"].tolist())
+        self.assertAllClose(tables["ray"]["test_accuracy"], tables["local"]["test_accuracy"], atol=2e-3)
+
     def test_a_killed_worker_is_retried_and_resumes(self):
         configs = self.grid_in("killed", axes=["seed=0,1"], epochs=40, width=16)
         target = rundir.path_for(executors.absolute_paths(configs)[0])

@@ -2,7 +2,6 @@
 import dataclasses
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import flags

@@ -13,7 +13,6 @@ import math
 import os
 from typing import Dict, Optional
 
-import keras
 import tensorflow as tf
 
 from keras_initstudy import rundir

@@ -16,7 +16,7 @@ it was in, from that round's last checkpoint.
 """
 import json
 import os
-from typing import Iterable, List, Optional
+from typing import Iterable, Optional
 
 import keras
 import numpy as np

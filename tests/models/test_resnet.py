@@ -1,7 +1,6 @@
 """CIFAR ResNet-N as open_lth's: parameter counts, shapes, kernels and initialisation."""
 import math
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized

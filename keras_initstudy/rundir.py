@@ -19,7 +19,9 @@ import io
 import json
 import os
 import tempfile
-from typing import Any, Iterator
+from typing import Any, Dict, Iterator, Mapping
+
+import numpy as np
 
 
 def path_for(cfg) -> str:
@@ -128,6 +130,25 @@ def write_rows(path: str, rows) -> None:
     writer.writeheader()
     writer.writerows(rows)
     write_text(path, out.getvalue())
+
+
+def write_npz(path: str, arrays: Mapping[str, np.ndarray]) -> None:
+    """Named arrays as a compressed .npz (snapshots, masks, round weights), written atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:  # a file object keeps numpy from appending .npz
+            np.savez_compressed(f, **arrays)
+
+
+def read_npz(path: str) -> Dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def write_table(frame, prefix: str) -> None:
+    """A pandas table as <prefix>.csv and <prefix>.parquet, each written atomically."""
+    write_text(prefix + ".csv", frame.to_csv(index=False))
+    with atomic_path(prefix + ".parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 def write_json(path: str, obj: Any) -> None:

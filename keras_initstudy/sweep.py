@@ -102,12 +102,6 @@ def run_grid(configs, runner_name: str = "train", executor=None, progress: bool 
     return run_dirs, failures
 
 
-def write_table(frame: pd.DataFrame, prefix: str) -> None:
-    rundir.write_text(prefix + ".csv", frame.to_csv(index=False))
-    with rundir.atomic_path(prefix + ".parquet") as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
 def define_runner_flags(fv=FLAGS):
     """Every runner's config flags (the pruning runner's are a superset of train's)."""
     widest = max((runners.config_class(n) for n in runners.names()), key=lambda c: len(c.field_names()))
@@ -131,9 +125,9 @@ def main(argv):
     try:
         os.makedirs(base.run.output_dir, exist_ok=True)
         run_dirs, failures = run_grid(configs, FLAGS.runner, executor)
-        write_table(runners.get(FLAGS.runner).table(run_dirs), prefix)
+        rundir.write_table(runners.get(FLAGS.runner).table(run_dirs), prefix)
         if failures:
-            write_table(pd.DataFrame(failures), failures_prefix + "-failures")
+            rundir.write_table(pd.DataFrame(failures), failures_prefix + "-failures")
     except OSError as e:
         sys.exit(f"sweep: error: {errors.describe_os_error(e)}")
     print(f"table: {prefix}.csv, {prefix}.parquet ({len(run_dirs)} runs)")

@@ -53,8 +53,7 @@ def read_history(run_dir: str) -> pd.DataFrame:
 
 
 def load_snapshot(run_dir: str, epoch: int) -> Dict[str, np.ndarray]:
-    with np.load(rundir.snapshot_path(run_dir, epoch)) as data:
-        return {k: data[k] for k in data.files}
+    return rundir.read_npz(rundir.snapshot_path(run_dir, epoch))
 
 
 def edge_weight_names(snapshot: Dict[str, np.ndarray]) -> List[str]:

@@ -59,9 +59,7 @@ class WeightSnapshots(StepCallback):
 
     def save(self, step: steps.Step) -> None:
         path = rundir.snapshot_path_for(self.run_dir, step)
-        with rundir.atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:  # a file object keeps numpy from appending .npz
-                np.savez_compressed(f, **weights_by_path(self.model))
+        rundir.write_npz(path, weights_by_path(self.model))
         self.bytes_written[step.iteration] = os.path.getsize(path)
 
     def on_train_begin(self, logs=None):

@@ -82,14 +82,11 @@ class Masks:
 
 def save(path: str, arrays: Mapping[str, np.ndarray]) -> None:
     """A mask set as a compressed .npz (keys are weight names), written atomically."""
-    with rundir.atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **{k: np.asarray(v, bool) for k, v in arrays.items()})
+    rundir.write_npz(path, {k: np.asarray(v, bool) for k, v in arrays.items()})
 
 
 def load(path: str) -> Dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {k: data[k].astype(bool) for k in data.files}
+    return {k: v.astype(bool) for k, v in rundir.read_npz(path).items()}
 
 
 def exists(path: str) -> bool:

@@ -51,11 +51,6 @@ def summary_prefix(run_dir: str) -> str:
     return os.path.join(run_dir, "summary")
 
 
-def load_npz(path: str) -> dict:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
-
-
 def assign_by_name(model: keras.Model, values: dict, names: Optional[Iterable[str]] = None) -> None:
     """Sets the model's trainable variables (or those named) from {'hidden_1/kernel': array}."""
     wanted = None if names is None else set(names)
@@ -69,7 +64,7 @@ def next_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, output_layer: s
     """Round r's masks: round r-1's, pruned by magnitude at the end of round r-1."""
     previous = round_dir(run_dir, r - 1)
     old = masks_lib.load(mask_path(previous))
-    final = load_npz(final_weights_path(previous))
+    final = rundir.read_npz(final_weights_path(previous))
     p = cfg.pruning
     strategy = strategies.STRATEGIES.get(p.strategy)(p.prune_fraction, p.output_fraction(), p.prune_rounding)
     return strategy.prune({n: final[n] for n in old}, old, output_layer)
@@ -97,7 +92,7 @@ def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: m
     else:  # keep the optimizer where the previous round left it; rewind the weights only
         previous = round_dir(run_dir, r - 1)
         start = training_state.load(spec.model, previous, "final_state")
-        assign_by_name(spec.model, load_npz(rundir.snapshot_path_for(first, steps.Step(rewind, per_epoch))))
+        assign_by_name(spec.model, rundir.read_npz(rundir.snapshot_path_for(first, steps.Step(rewind, per_epoch))))
     masks.apply()
     if cfg.pruning.reinit == "random":
         reinitialize(cfg, spec, masks, r)
@@ -132,10 +127,7 @@ def train_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets
         measurements.append(callbacks_lib.WeightSnapshots(directory, [steps.Step(rewind, per_epoch)]))
     training.fit_into(directory, cfg, spec.model, data, [*extra_callbacks, *measurements], start, round_end,
                       per_epoch, verbose)
-    weights = weights_by_path(spec.model)
-    with rundir.atomic_path(final_weights_path(directory)) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **weights)
+    rundir.write_npz(final_weights_path(directory), weights_by_path(spec.model))
     if not cfg.pruning.reset_optimizer:
         training_state.save(spec.model, directory, "final_state", round_end.iteration)
     rundir.write_json(round_record_path(directory), round_record(
@@ -188,10 +180,7 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
             continue
         print(f"round {r} of {cfg.pruning.rounds - 1}")
         train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose)
-    summary = run_summary(run_dir)
-    rundir.write_text(summary_prefix(run_dir) + ".csv", summary.to_csv(index=False))
-    with rundir.atomic_path(summary_prefix(run_dir) + ".parquet") as tmp:
-        summary.to_parquet(tmp, index=False)
+    rundir.write_table(run_summary(run_dir), summary_prefix(run_dir))
     rundir.mark_done(run_dir)
     print(f"done: {run_dir}")
     return run_dir

@@ -8,7 +8,8 @@ from k to the end of the schedule. Pruned weights stay exactly zero (masks.py).
 
     <run_dir>/round-NN/   mask.npz, final.npz (weights at the end of the round),
                           history.csv, tb/, checkpoint/, round.json, DONE
-    <run_dir>/round-00/savepoints/   the state at the rewind step
+    <run_dir>/round-00/savepoints/   the state at the rewind step (with --noreset_optimizer:
+                                     its weights alone, in round-00/snapshots/)
     <run_dir>/summary.csv, .parquet  one row per round (pandas); DONE
 
 Each round is skipped when its DONE exists, so a killed loop resumes in the round
@@ -51,13 +52,10 @@ def summary_prefix(run_dir: str) -> str:
     return os.path.join(run_dir, "summary")
 
 
-def assign_by_name(model: keras.Model, values: dict, names: Optional[Iterable[str]] = None) -> None:
-    """Sets the model's trainable variables (or those named) from {'hidden_1/kernel': array}."""
-    wanted = None if names is None else set(names)
+def assign_by_name(model: keras.Model, values: dict) -> None:
+    """Sets every trainable variable of the model from {'hidden_1/kernel': array}."""
     for variable in model.trainable_weights:
-        name = variable_name(model, variable)
-        if wanted is None or name in wanted:
-            variable.assign(values[name])
+        variable.assign(values[variable_name(model, variable)])
 
 
 def next_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, output_layer: str) -> dict:
@@ -122,9 +120,10 @@ def train_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets
     round_end = steps.Step(end.iteration if cfg.pruning.reset_optimizer else start + length, per_epoch)
     reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w at the round's start
     measurements = training.measurement_callbacks(spec, cfg, directory, reference, round_end, data)
-    if r == 0:  # the rewind point: complete state, and the weights alone for reset_optimizer=False
-        measurements.append(callbacks_lib.SavePoints(rundir.save_point_dir(directory), [rewind]))
-        measurements.append(callbacks_lib.WeightSnapshots(directory, [steps.Step(rewind, per_epoch)]))
+    if r == 0:  # the rewind point, as start_round reads it: complete state, or the weights alone
+        measurements.append(
+            callbacks_lib.SavePoints(rundir.save_point_dir(directory), [rewind]) if cfg.pruning.reset_optimizer
+            else callbacks_lib.WeightSnapshots(directory, [steps.Step(rewind, per_epoch)]))
     training.fit_into(directory, cfg, spec.model, data, [*extra_callbacks, *measurements], start, round_end,
                       per_epoch, verbose)
     rundir.write_npz(final_weights_path(directory), weights_by_path(spec.model))

@@ -17,7 +17,7 @@ computes (HASH_VERSION 2):
   - not where things go (output_dir, data_dir, experiment: that is in the name)
     nor the instruments (MeasureConfig): they never change the training (tested:
     weights are bit-identical with and without them). A run's instruments are
-    fixed by the command that started it (see training.check_instruments).
+    fixed by the command that started it (see training.already_done).
 """
 import dataclasses
 import hashlib
@@ -48,10 +48,6 @@ def _check_schedule(text: str) -> None:
     steps_lib.check_list(text)
 
 
-def _validate(instance) -> None:
-    settings.validate_fields(instance)
-
-
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     dataset: str = setting("fashion_mnist_mini", "Dataset name (fashion_mnist_mini is embedded and needs "
@@ -61,7 +57,7 @@ class DataConfig:
     download: bool = setting(True, "Let TensorFlow Datasets download data that is not found locally.",
                              hashed=False)
 
-    __post_init__ = _validate
+    __post_init__ = settings.validate_fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +171,7 @@ class RunConfig:
     checkpoint_every: str = setting("1ep", "How often the resumable state is saved (a step: 1ep, 500it).",
                                     STEP, hashed=False)
 
-    __post_init__ = _validate
+    __post_init__ = settings.validate_fields
 
 
 FIXED_SECTIONS = {"data": DataConfig, "training": TrainingConfig, "measure": MeasureConfig, "run": RunConfig}
@@ -315,14 +311,6 @@ class ExperimentConfig:
                 flat.pop(f.name)
         flat.update(changes)
         return type(self).from_flat(flat, strict=True)
-
-
-def fixed_field_names() -> set:
-    return ExperimentConfig.fixed_field_names()
-
-
-def field_names() -> List[str]:
-    return ExperimentConfig.field_names()
 
 
 def model_fields_of(name: str) -> set:

@@ -65,8 +65,7 @@ def define_train_flags(fv: flags.FlagValues = flags.FLAGS, config_cls=config_lib
         else:
             _define(cls, field, field.default, help_text, fv)
     flags.DEFINE_enum("model", "mlp", list(models.names()),
-                      "mlp (paper 000), constnet, wrn (ConstNet's graph, He init) or leakynet (paper 002).",
-                      flag_values=fv)
+                      f"The model, one of the registered: {', '.join(models.names())}.", flag_values=fv)
     flags.DEFINE_bool("deterministic", False, "Shorthand for --nondeterminism=deterministic "
                       "(tf.config.experimental.enable_op_determinism()).", flag_values=fv)
     for alias, target in ALIASES.items():

@@ -112,7 +112,7 @@ class ValidationTest(tf.test.TestCase, parameterized.TestCase):
                          ("sgd", 0.1, 128))
 
     def test_model_fields_do_not_reuse_names_of_other_sections(self):
-        fixed = config.fixed_field_names()
+        fixed = config.ExperimentConfig.fixed_field_names()
         for cls in models.config_classes():
             with self.subTest(cls.name):
                 self.assertEmpty({f.name for f in dataclasses.fields(cls)} & (fixed | {"model"}))
@@ -123,7 +123,7 @@ class FlagsTest(tf.test.TestCase):
     def test_every_field_is_a_flag_with_its_default_and_help(self):
         fv = flags.FlagValues()
         flagdefs.define_train_flags(fv)
-        for name in config.field_names():
+        for name in config.ExperimentConfig.field_names():
             with self.subTest(name):
                 self.assertIn(name, fv)
                 self.assertTrue(fv[name].help)

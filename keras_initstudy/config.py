@@ -154,6 +154,16 @@ class MeasureConfig:
     perturbation_layers: str = setting("", "Log the symmetry-breaking perturbation norm of these layers' "
                                        "activations and gradients (paper 002 App. G): '' off, 'auto' (the "
                                        "model's feature layers) or comma-separated layer names.", measure=True)
+    telemetry: bool = setting(False, "Early-phase telemetry (paper 004 Fig. 3): every step of --telemetry_window, "
+                              "then every epoch, into telemetry.csv and TensorBoard (callbacks/telemetry.py).",
+                              measure=True)
+    telemetry_window: str = setting("4000it", "Steps logged one by one by --telemetry (paper 004: 4000it).", STEP,
+                                    measure=True)
+    telemetry_eval_every: str = setting("100it", "Test loss and accuracy in the telemetry window every so many "
+                                        "steps (full test split).", STEP, measure=True)
+    telemetry_state_every: str = setting("10it", "Telemetry states kept in the window for the distances to the "
+                                         "final weights (each costs a copy of the kernels on disk until the end).",
+                                         STEP, measure=True)
 
     def __post_init__(self):
         settings.validate_fields(self)

@@ -168,3 +168,9 @@ def write_settings(run_dir: str, cfg) -> None:
 
 def mark_done(run_dir: str) -> None:
     write_text(done_path(run_dir), "")
+
+
+def clear_done(run_dir: str) -> None:
+    """Marks a finished run unfinished again (a pruning run given new branches)."""
+    if os.path.exists(done_path(run_dir)):
+        os.remove(done_path(run_dir))

@@ -10,11 +10,12 @@ import os
 from typing import Iterable, List, Optional
 
 import keras
+import numpy as np
 from absl import logging
 
 from keras_initstudy import callbacks as callbacks_lib
 from keras_initstudy import config as config_lib
-from keras_initstudy import datasets, determinism, errors, loop, models, optimizers, pipeline, rundir, steps
+from keras_initstudy import datasets, determinism, errors, loop, models, optimizers, pipeline, rundir, seeds, steps
 
 OPTIMIZERS = {
     "sgd": lambda lr, cfg: optimizers.PaperSGD(  # paper 000 §3: plain SGD; paper 002: momentum, decay
@@ -68,12 +69,16 @@ PROBE_EXAMPLES = 256  # test images the perturbation norms are measured on
 
 def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig, run_dir: str,
                           reference: callbacks_lib.ReferenceWeights, end: steps.Step,
-                          data: Optional[datasets.Dataset] = None) -> List[keras.callbacks.Callback]:
+                          data: Optional[datasets.Dataset] = None,
+                          telemetry: bool = True) -> List[keras.callbacks.Callback]:
     """The instruments, before HistoryCSV and TensorBoard so their values reach the logs:
     RMSD against `reference` (paper 000), correlations and perturbation norms (paper
-    002), snapshots, TensorBoard weight images, save points."""
+    002), snapshots, TensorBoard weight images, save points, and early-phase telemetry
+    (paper 004; `telemetry=False` leaves it out, as pruning rounds after the first do)."""
     m = cfg.measure
     found = []
+    if m.telemetry and telemetry and data is not None:
+        found.append(telemetry_callback(spec, cfg, run_dir, end, data))
     if m.rmsd:
         found.append(callbacks_lib.DeviationTracker(
             reference, every_steps=m.rmsd_every_steps,
@@ -104,6 +109,25 @@ def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConf
         found.append(callbacks_lib.WeightImages(
             image_reference, os.path.join(rundir.tensorboard_dir(run_dir), "weights"), kernel_index=m.image_layer))
     return found
+
+
+def telemetry_callback(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig, run_dir: str, end: steps.Step,
+                       data: datasets.Dataset) -> callbacks_lib.Telemetry:
+    """Paper 004 Fig. 3's telemetry on the kernels; its probe batch is a seeded draw of
+    batch_size training examples, its 10 tracked weights a seeded draw too."""
+    m, per_epoch = cfg.measure, end.steps_per_epoch
+    at = {name: steps.Step.parse(getattr(m, name), per_epoch).iteration
+          for name in ("telemetry_window", "telemetry_eval_every", "telemetry_state_every")}
+    if at["telemetry_eval_every"] < 1 or at["telemetry_state_every"] < 1:
+        raise errors.UserError("--telemetry_eval_every and --telemetry_state_every must be at least one step")
+    probe_seed = seeds.derive(cfg.training.seeds.data, "telemetry_probe")
+    probe = np.random.default_rng(probe_seed).choice(len(data.train), size=min(cfg.training.batch_size,
+                                                                                len(data.train)), replace=False)
+    return callbacks_lib.Telemetry(
+        run_dir, spec.kernel_variables(), end.iteration, per_epoch, window=at["telemetry_window"],
+        eval_every=at["telemetry_eval_every"], state_every=at["telemetry_state_every"],
+        probe=(data.train.images[probe], data.train.labels[probe]), test=pipeline.eval_batches(data.test),
+        seed=seeds.derive(cfg.training.seeds.init, "telemetry_weights"))
 
 
 def recorded_instruments(run_dir: str) -> Optional[dict]:

@@ -8,6 +8,7 @@ Where things are computed:
     kernel correlations (paper 002 eqs. 5-6)           correlations.CorrelationLogger
     symmetry-breaking perturbation (paper 002 App. G)  perturbation.SymmetryPerturbation
     resumable state / save points for rewinding        checkpoint.Checkpoint / checkpoint.SavePoints
+    early-phase telemetry (paper 004 Fig. 3)            telemetry.Telemetry
 Callbacks that act at optimizer steps derive from clock.StepCallback.
 """
 from keras_initstudy.callbacks.checkpoint import Checkpoint, SavePoints, load_save_point, restore
@@ -18,8 +19,9 @@ from keras_initstudy.callbacks.history import HistoryCSV, read_history
 from keras_initstudy.callbacks.perturbation import SymmetryPerturbation
 from keras_initstudy.callbacks.reference import ReferenceWeights
 from keras_initstudy.callbacks.snapshots import WeightSnapshots, parse_schedule
+from keras_initstudy.callbacks.telemetry import Telemetry
 from keras_initstudy.callbacks.weight_images import WeightImages
 
 __all__ = ["Checkpoint", "CorrelationLogger", "DeviationTracker", "HistoryCSV", "ReferenceWeights", "SavePoints",
-           "StepCallback", "SymmetryPerturbation", "WeightImages", "WeightSnapshots", "kernel_correlations",
+           "StepCallback", "SymmetryPerturbation", "Telemetry", "WeightImages", "WeightSnapshots", "kernel_correlations",
            "load_save_point", "parse_schedule", "read_history", "restore"]

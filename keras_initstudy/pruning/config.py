@@ -5,11 +5,21 @@ or steps per round) plus these settings. Its identity (run hash) counts them too
 a pruning run never shares a directory with a training run.
 """
 import dataclasses
-from typing import Any, ClassVar, Dict, Optional
+from typing import Any, ClassVar, Dict, List, Optional
 
 from keras_initstudy import config, settings
 from keras_initstudy import steps as steps_lib
+from keras_initstudy.pruning import perturb
 from keras_initstudy.settings import at_least, between, setting
+
+
+def _split(text: str) -> List[str]:
+    return [b.strip() for b in text.split(",") if b.strip()]
+
+
+def _check_branch(name: str) -> None:
+    if name == "none" or name not in perturb.names():
+        raise ValueError(name)
 
 
 def _check_rewind(text: str) -> None:
@@ -38,12 +48,37 @@ class PruneConfig:
     reset_optimizer: bool = setting(True, "Restore the optimizer state of the rewind step each round (off: keep "
                                     "the state and step count the previous round ended with, as paper 003's "
                                     "code does).")
-    reinit: str = setting("none", "Surviving weights after rewinding: none (rewound values) or random (a "
-                          "fresh draw of the initializer, keeping the mask; paper 004 adds more).",
-                          choices=("none", "random"))
+    reinit: str = setting("none", "Surviving weights after rewinding, in every round (they also decide the next "
+                          "mask): none (the rewound values), random (a fresh draw of the initializer), or one of "
+                          "paper 004's re-initialisations (pruning/perturb.py).", choices=perturb.names())
+    branches: str = setting("", "Comma-separated re-initialisations each round r >= 1 also trains once, on "
+                            "round r's mask and rewind state (open_lth's lottery branches; paper 004 Figs. 4-5), "
+                            "into round-NN/branches/NAME/. Added later to a finished run, only they train.",
+                            settings.parses(lambda text: [_check_branch(b) for b in _split(text)],
+                                            "must be names of pruning/perturb.py, not none"),
+                            hashed=False)
+
+    pretrain: str = setting("none", "Before IMP, train the dense network on an altered task, then run IMP from, and "
+                            "rewinding to, its end (paper 004 §6): random_labels, blur, rotation (4-way head, "
+                            "replaced by the real one afterwards), or none.",
+                            choices=("none", "random_labels", "blur", "rotation"))
+    pretrain_length: str = setting("2ep", "Length of --pretrain (500it, 2ep).",
+                                   settings.parses(steps_lib.check_text, "must be a step (500it, 2ep)"))
+    pretrain_blur_factor: int = setting(4, "--pretrain=blur: downsample by this factor, then upsample back.",
+                                        at_least(2))
+    sparse_pretrain: bool = setting(False, "With --pretrain: each round r >= 1 pre-trains its own pruned network "
+                                    "from w(0) (sparse pre-training) instead of rewinding to the dense one's.")
 
     def __post_init__(self):
         settings.validate_fields(self)
+        if self.pretrain != "none" and self.rewind_step(1) != 0:
+            raise settings.ConfigError(f"--pretrain rewinds to the end of pre-training: --rewind={self.rewind} "
+                                       "must be 0 (or init) with it")
+        if self.sparse_pretrain and self.pretrain == "none":
+            raise settings.ConfigError("--sparse_pretrain needs --pretrain")
+        if self.sparse_pretrain and self.branches:
+            raise settings.ConfigError("--branches re-initialise the rewind point, which --sparse_pretrain replaces "
+                                       "by each round's own pre-training: use one or the other")
 
     def output_fraction(self) -> float:
         return self.prune_fraction / 2 if self.prune_output_fraction is None else self.prune_output_fraction
@@ -51,8 +86,11 @@ class PruneConfig:
     def rewind_step(self, steps_per_epoch: int) -> int:
         return 0 if self.rewind == "init" else steps_lib.Step.parse(self.rewind, steps_per_epoch).iteration
 
+    def branch_names(self) -> List[str]:
+        return list(dict.fromkeys(_split(self.branches)))
+
     def identity(self) -> Dict[str, Any]:
-        values = dataclasses.asdict(self)
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["hashed"]}
         values["prune_output_fraction"] = self.output_fraction()
         values["rewind"] = "0it" if self.rewind in ("init", "0", "0it", "0ep") else self.rewind
         return values

@@ -17,7 +17,7 @@ it was in, from that round's last checkpoint.
 """
 import json
 import os
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional, Tuple
 
 import keras
 import numpy as np
@@ -28,7 +28,7 @@ from keras_initstudy import (callbacks as callbacks_lib, datasets, determinism, 
                              rundir, seeds, steps, training, training_state)
 from keras_initstudy.callbacks.snapshots import variable_name, weights_by_path
 from keras_initstudy.pruning import masks as masks_lib
-from keras_initstudy.pruning import strategies
+from keras_initstudy.pruning import perturb, pretraining, strategies
 from keras_initstudy.pruning.config import PruneExperimentConfig
 
 
@@ -68,23 +68,41 @@ def next_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, output_layer: s
     return strategy.prune({n: final[n] for n in old}, old, output_layer)
 
 
-def reinitialize(cfg: PruneExperimentConfig, spec, masks: masks_lib.Masks, r: int) -> None:
-    """reinit=random: the masked kernels get a fresh draw of the initializer (seeded by
-    round and layer), keeping the mask."""
+def perturb_survivors(cfg: PruneExperimentConfig, masks: masks_lib.Masks, name: str, initial: dict,
+                      r: int) -> None:
+    """Replaces the rewound values of every masked kernel by re-initialisation `name`
+    (perturb.py), keeping the mask; its random draws are seeded by round and layer."""
     spec_text = getattr(cfg.model, "kernel_initializer", "glorot_uniform")
-    for name, variable in masks.variables.items():
-        if name.endswith("/kernel"):
-            draw = initializers.from_spec(spec_text, seeds.derive(cfg.training.seeds.init, "reinit", r, name))
-            variable.assign(draw(variable.shape, dtype=variable.dtype))
+    arrays = masks.numpy()
+    for weight, variable in masks.variables.items():
+        if not weight.endswith("/kernel"):
+            continue
+        seed = seeds.derive(cfg.training.seeds.init, "reinit", r, weight)
+        fresh = initializers.from_spec(spec_text, seed)(variable.shape, dtype=variable.dtype)
+        variable.assign(perturb.apply(name, variable.numpy(), initial[weight], np.asarray(fresh), arrays[weight],
+                                      np.random.default_rng(seed)))
     masks.apply()
 
 
+def check_reinitialisations(cfg: PruneExperimentConfig, info, per_epoch: int) -> None:
+    """Fails before any training if the model cannot take --reinit or a branch."""
+    names = {cfg.pruning.reinit, *cfg.pruning.branch_names()} - {"none"}
+    if names:
+        spec = training.build(cfg, info, per_epoch)
+        shapes = {n: tuple(v.shape) for n, v in spec.kernel_variables(spec.prunable).items()}
+        for name in sorted(names):
+            perturb.check(name, shapes)
+        keras.backend.clear_session()
+
+
 def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: masks_lib.Masks, rewind: int,
-                per_epoch: int) -> int:
-    """Puts round r's model at its starting state; returns its optimizer step."""
+                per_epoch: int, reinit: str) -> int:
+    """Puts round r's model at its starting state (the rewind point, re-initialised by
+    `reinit`); returns its optimizer step. The model holds w(0) when called."""
     first = round_dir(run_dir, 0)
     if r == 0:
         return 0
+    initial = {name: variable.numpy() for name, variable in masks.variables.items()}
     if cfg.pruning.reset_optimizer:
         start = callbacks_lib.load_save_point(spec.model, rundir.save_point_dir(first), rewind)
     else:  # keep the optimizer where the previous round left it; rewind the weights only
@@ -92,8 +110,8 @@ def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: m
         start = training_state.load(spec.model, previous, "final_state")
         assign_by_name(spec.model, rundir.read_npz(rundir.snapshot_path_for(first, steps.Step(rewind, per_epoch))))
     masks.apply()
-    if cfg.pruning.reinit == "random":
-        reinitialize(cfg, spec, masks, r)
+    if reinit != "none":
+        perturb_survivors(cfg, masks, reinit, initial, r)
     return start
 
 
@@ -102,24 +120,42 @@ def evaluate_on(model: keras.Model, split) -> dict:
     return {"loss": float(loss), "accuracy": float(accuracy)}
 
 
+def branch_dir(run_dir: str, r: int, name: str) -> str:
+    return os.path.join(round_dir(run_dir, r), "branches", name)
+
+
+def round_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, masks: masks_lib.Masks, output_layer: str) -> None:
+    """Loads round r's mask into `masks`, computing and saving it first if it is new."""
+    path = mask_path(round_dir(run_dir, r))
+    if not masks_lib.exists(path):
+        new = ({n: np.ones(v.shape, bool) for n, v in masks.variables.items()} if r == 0
+               else next_masks(cfg, run_dir, r, output_layer))
+        masks_lib.save(path, new)
+    masks.assign(masks_lib.load(path))
+
+
 def train_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets.Dataset, per_epoch: int,
-                end: steps.Step, rewind: int, extra_callbacks, verbose: int) -> None:
-    directory = round_dir(run_dir, r)
+                end: steps.Step, rewind: int, extra_callbacks, verbose: int, branch: Optional[str] = None) -> None:
+    """Trains round r of the IMP trunk into round-NN/, or with `branch` (a re-initialisation)
+    one training on round r's mask and rewind state into round-NN/branches/NAME/."""
+    directory = round_dir(run_dir, r) if branch is None else branch_dir(run_dir, r, branch)
     keras.backend.clear_session()
     spec = training.build(cfg, data.info, per_epoch)  # w(0): the same draw every round
     masks = masks_lib.Masks.attach(spec, include_biases=cfg.pruning.prune_biases)
-    if not masks_lib.exists(mask_path(directory)):
-        new = ({n: np.ones(v.shape, bool) for n, v in masks.variables.items()} if r == 0
-               else next_masks(cfg, run_dir, r, spec.output))
-        masks_lib.save(mask_path(directory), new)
-    masks.assign(masks_lib.load(mask_path(directory)))
-    start = start_round(cfg, run_dir, r, spec, masks, rewind, per_epoch)
+    round_masks(cfg, run_dir, r, masks, spec.output)
+    if cfg.pruning.pretrain != "none" and (r == 0 or cfg.pruning.sparse_pretrain):
+        pretraining.pretrain(cfg, pretraining.pretrain_dir(run_dir, r), spec, masks, data, verbose)
+        start = 0
+    else:
+        start = start_round(cfg, run_dir, r, spec, masks, rewind, per_epoch,
+                            cfg.pruning.reinit if branch is None else branch)
     # Every round ends at the schedule's end T (round 0 trains 0..T, later ones k..T); with the
     # optimizer kept (reset_optimizer off) later rounds continue its step count for T - k steps.
     length = end.iteration - (rewind if r else 0)
     round_end = steps.Step(end.iteration if cfg.pruning.reset_optimizer else start + length, per_epoch)
     reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w at the round's start
-    measurements = training.measurement_callbacks(spec, cfg, directory, reference, round_end, data)
+    measurements = training.measurement_callbacks(spec, cfg, directory, reference, round_end, data,
+                                                  telemetry=r == 0 and branch is None)
     if r == 0:  # the rewind point, as start_round reads it: complete state, or the weights alone
         measurements.append(
             callbacks_lib.SavePoints(rundir.save_point_dir(directory), [rewind]) if cfg.pruning.reset_optimizer
@@ -127,10 +163,10 @@ def train_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets
     training.fit_into(directory, cfg, spec.model, data, [*extra_callbacks, *measurements], start, round_end,
                       per_epoch, verbose)
     rundir.write_npz(final_weights_path(directory), weights_by_path(spec.model))
-    if not cfg.pruning.reset_optimizer:
+    if not cfg.pruning.reset_optimizer and branch is None:
         training_state.save(spec.model, directory, "final_state", round_end.iteration)
-    rundir.write_json(round_record_path(directory), round_record(
-        r, directory, masks, spec.model, data, per_epoch, start, round_end))
+    record = round_record(r, directory, masks, spec.model, data, per_epoch, start, round_end)
+    rundir.write_json(round_record_path(directory), {"branch": branch or "trunk", **record})
     rundir.mark_done(directory)
 
 
@@ -160,7 +196,11 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
         dataset: Optional[datasets.Dataset] = None) -> str:
     """Runs every round not yet done, then writes the summary; returns the run directory."""
     run_dir = rundir.path_for(cfg)
-    if training.already_done(cfg, run_dir):
+    pending = pending_branches(cfg, run_dir)
+    if pending:
+        print(f"{run_dir}: adding branches {', '.join(sorted({name for _, name in pending}))}")
+        rundir.clear_done(run_dir)
+    elif training.already_done(cfg, run_dir):
         return run_dir
     determinism.set_op_determinism(cfg.training.op_determinism())
     data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
@@ -171,6 +211,7 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
         raise errors.UserError(f"--rewind={cfg.pruning.rewind} is step {rewind}, not before the end of a round "
                                f"(step {end.iteration})")
     training.checkpoint_every(cfg, per_epoch)
+    check_reinitialisations(cfg, data.info, per_epoch)
     rundir.write_settings(run_dir, cfg)
     rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
     for r in range(cfg.pruning.rounds):
@@ -179,19 +220,40 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
             continue
         print(f"round {r} of {cfg.pruning.rounds - 1}")
         train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose)
+    for r, name in pending_branches(cfg, run_dir):
+        print(f"round {r}, branch {name}")
+        train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose, branch=name)
     rundir.write_table(run_summary(run_dir), summary_prefix(run_dir))
     rundir.mark_done(run_dir)
     print(f"done: {run_dir}")
     return run_dir
 
 
+def pending_branches(cfg: PruneExperimentConfig, run_dir: str) -> List[Tuple[int, str]]:
+    """(round, branch) pairs asked for (rounds 1.. of --branches) and not yet done."""
+    return [(r, name) for r in range(1, cfg.pruning.rounds) for name in cfg.pruning.branch_names()
+            if not rundir.is_done(branch_dir(run_dir, r, name))]
+
+
+def _record(directory: str) -> Optional[dict]:
+    if not os.path.exists(round_record_path(directory)):
+        return None
+    with open(round_record_path(directory), encoding="utf-8") as f:
+        return {"branch": "trunk", **json.load(f)}
+
+
 def run_summary(run_dir: str) -> pd.DataFrame:
-    """One row per finished round, from each round's round.json."""
+    """One row per finished round (branch "trunk") and per finished branch of a round
+    (branch NAME), from their round.json files."""
     rows = []
     r = 0
-    while os.path.exists(round_record_path(round_dir(run_dir, r))):
-        with open(round_record_path(round_dir(run_dir, r)), encoding="utf-8") as f:
-            rows.append(json.load(f))
+    while (record := _record(round_dir(run_dir, r))) is not None:
+        rows.append(record)
+        branches = os.path.join(round_dir(run_dir, r), "branches")
+        for name in sorted(os.listdir(branches)) if os.path.isdir(branches) else ():
+            found = _record(branch_dir(run_dir, r, name))
+            if found is not None:
+                rows.append(found)
         r += 1
     return pd.DataFrame(rows)
 
@@ -204,7 +266,7 @@ def table(run_dirs: Iterable[str]) -> pd.DataFrame:
         summary = run_summary(run_dir)
         settings = runs.settings(run_dir)
         for key in ("kernel_initializer", "init_seed", "data_seed", "seed", "strategy", "rewind",
-                    "prune_fraction", "reinit", "dataset", "model", "experiment", "run_dir", "run_name"):
+                    "prune_fraction", "reinit", "pretrain", "sparse_pretrain", "dataset", "model", "experiment", "run_dir", "run_name"):
             if key in settings:
                 summary.insert(0, key, settings[key])
         frames.append(summary)

@@ -91,6 +91,7 @@ class RoundsTest(tf.test.TestCase):
     def test_rewinding_to_step_k_restores_wk_and_the_optimizer_step(self):
         wk = np.load(rundir.snapshot_path_for(rounds.round_dir(self.k_run, 0), steps.Step(20, PER_EPOCH)))
         summary = pd.read_csv(rounds.summary_prefix(self.k_run) + ".csv")
+        summary = summary[summary["branch"] == "trunk"]  # another test may have added branches
         self.assertEqual(summary["start_step"].tolist(), [0, 20, 20])
         self.assertEqual(summary["end_step"].tolist(), [47, 47, 47])
         for r in (1, 2):
@@ -109,7 +110,7 @@ class RoundsTest(tf.test.TestCase):
         spec = training.build(self.k_cfg, self.data.info, PER_EPOCH)
         masks = masks_lib.Masks.attach(spec)
         masks.assign(masks_lib.load(round_file(self.k_run, 1, "mask.npz")))
-        self.assertEqual(rounds.start_round(self.k_cfg, self.k_run, 1, spec, masks, 20, PER_EPOCH), 20)
+        self.assertEqual(rounds.start_round(self.k_cfg, self.k_run, 1, spec, masks, 20, PER_EPOCH, "none"), 20)
         momentum = [v for v in saved.model.optimizer.variables if "momentum" in v.path]
         self.assertNotEmpty(momentum)
         for restored, expected in zip(spec.model.optimizer.variables, saved.model.optimizer.variables):
@@ -139,6 +140,7 @@ class RoundsTest(tf.test.TestCase):
 
     def test_table_has_a_row_per_run_and_round(self):
         table = rounds.table([self.init_run, self.k_run])
+        table = table[table["branch"] == "trunk"]  # another test may have added branches
         self.assertLen(table, 6)
         self.assertEqual(table["rewind"].tolist(), ["init"] * 3 + ["20it"] * 3)
         self.assertContainsSubset({"kernel_initializer", "init_seed", "round", "fraction_remaining"}, table.columns)
@@ -172,6 +174,34 @@ class RoundsTest(tf.test.TestCase):
             self.assertAllEqual(start[name][~m], np.zeros(int((~m).sum()), np.float32))
             self.assertFalse(np.any(start[name][m] == w0[name][m]))  # a fresh draw
             self.assertNear(float(start[name][m].std()), float(w0[name].std()), 0.1 * float(w0[name].std()))
+
+    def test_branches_train_on_the_trunks_masks_from_the_perturbed_rewind_point(self):
+        trunk_final = np.load(round_file(self.k_run, 1, "final.npz"))["hidden_1/kernel"]
+        cfg = self.k_cfg.replace(branches="init_signs,shuffle_unit")
+        self.assertEqual(rundir.path_for(cfg), self.k_run)  # branches do not change the run's identity
+        self.assertEqual(rounds.run(cfg, verbose=0, dataset=self.data), self.k_run)
+        self.assertAllEqual(np.load(round_file(self.k_run, 1, "final.npz"))["hidden_1/kernel"], trunk_final)
+        w0 = np.load(rundir.snapshot_path(rounds.round_dir(self.k_run, 0), 0))
+        wk = np.load(rundir.snapshot_path_for(rounds.round_dir(self.k_run, 0), steps.Step(20, PER_EPOCH)))
+        for r in (1, 2):
+            mask = masks_lib.load(round_file(self.k_run, r, "mask.npz"))["hidden_1/kernel"]
+            signs = np.load(rundir.snapshot_path_for(rounds.branch_dir(self.k_run, r, "init_signs"),
+                                                     steps.Step(20, PER_EPOCH)))["hidden_1/kernel"]
+            self.assertAllEqual(np.signbit(signs[mask]), np.signbit(w0["hidden_1/kernel"][mask]))
+            self.assertAllEqual(np.abs(signs[mask]), np.abs(wk["hidden_1/kernel"][mask]))
+            self.assertAllEqual(signs[~mask], np.zeros(int((~mask).sum()), np.float32))
+            shuffled = np.load(rundir.snapshot_path_for(rounds.branch_dir(self.k_run, r, "shuffle_unit"),
+                                                        steps.Step(20, PER_EPOCH)))["hidden_1/kernel"]
+            for unit in range(0, 300, 37):
+                kept = mask[:, unit]
+                self.assertAllEqual(np.sort(shuffled[kept, unit]), np.sort(wk["hidden_1/kernel"][kept, unit]))
+            self.assertTrue(np.any(shuffled[mask] != wk["hidden_1/kernel"][mask]))
+        summary = pd.read_csv(rounds.summary_prefix(self.k_run) + ".csv")
+        self.assertEqual(sorted(zip(summary["round"], summary["branch"])),
+                         [(0, "trunk"), (1, "init_signs"), (1, "shuffle_unit"), (1, "trunk"),
+                          (2, "init_signs"), (2, "shuffle_unit"), (2, "trunk")])
+        self.assertTrue(rundir.is_done(self.k_run))
+        self.assertEqual(rounds.pending_branches(cfg, self.k_run), [])
 
 
 if __name__ == "__main__":

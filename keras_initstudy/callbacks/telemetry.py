@@ -1,0 +1,179 @@
+"""Early-phase telemetry (paper 004 Fig. 3): the network's state at every iteration of
+the first `window` steps, then at every epoch end.
+
+Per logged step s (telemetry.csv, and TensorBoard under tb/telemetry with step s):
+    mean_abs_weight        mean |w| over the kernels
+    sign_changed_pct       % of kernel entries whose sign differs from w(0)
+    weight_0 .. weight_9   the values of fixed kernel entries, drawn once (seeded)
+    grad_norm              ||dL/dw|| (every trainable weight) on a fixed probe batch of
+                           training examples, in inference mode (so batch-norm statistics
+                           and dropout are untouched by the measurement)
+    l2_to_init, cosine_to_init        of the kernel vector w(s) to w(0)
+    test_loss, test_accuracy          every `eval_every` steps in the window, then every epoch
+After the last step, telemetry_final.csv holds l2_to_final and cosine_to_final of the
+states kept on disk: every `state_every`-th logged step in the window and every epoch end
+(a state per iteration would be ~1 MB per step for LeNet-300-100, 4 GB for 4,000 steps).
+The kept states (telemetry/states/) are deleted once those distances are written.
+
+Everything is on the host, in float64 for the sums. A resumed run keeps the rows up to
+its restart step and reads w(0) back from telemetry/initial.npy.
+"""
+import glob
+import os
+from typing import Dict, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_initstudy import rundir
+from keras_initstudy.callbacks.clock import StepCallback
+from keras_initstudy.callbacks.history import read_history
+
+
+def flat(variables) -> np.ndarray:
+    return np.concatenate([np.asarray(v.numpy(), np.float64).reshape(-1) for v in variables])
+
+
+def l2_and_cosine(a: np.ndarray, b: np.ndarray):
+    """||a - b|| and a.b / (||a|| ||b||) (cosine 1 for two zero vectors)."""
+    norms = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(np.linalg.norm(a - b)), float(np.clip(a @ b / norms, -1.0, 1.0)) if norms else 1.0
+
+
+def telemetry_dir(run_dir: str) -> str:
+    return os.path.join(run_dir, "telemetry")
+
+
+def telemetry_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "telemetry.csv")
+
+
+def final_distances_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "telemetry_final.csv")
+
+
+class Telemetry(StepCallback):
+    def __init__(self, run_dir: str, kernels: Dict[str, object], end: int, steps_per_epoch: int, window: int,
+                 eval_every: int, state_every: int, probe: tuple, test: tf.data.Dataset, num_weights: int = 10,
+                 seed: int = 0):
+        super().__init__()
+        self.run_dir, self.kernels, self.end = run_dir, list(kernels.values()), end
+        self.per_epoch, self.window, self.eval_every, self.state_every = steps_per_epoch, window, eval_every, state_every
+        self.probe_images, self.probe_labels = (tf.constant(x) for x in probe)
+        self.test = test
+        self.num_weights, self.seed = num_weights, seed
+        self.rows = []
+        self.initial: Optional[np.ndarray] = None
+        self.chosen: Optional[np.ndarray] = None
+        self.writer = None
+        self._grad_norm = None
+
+    # -- the measurements ---------------------------------------------------------------------
+    def gradient_norm(self) -> float:
+        if self._grad_norm is None:
+            model = self.model
+            loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+            @tf.function
+            def grad_norm(images, labels):
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(labels, model(images, training=False))
+                return tf.linalg.global_norm(tape.gradient(loss, model.trainable_weights))
+            self._grad_norm = grad_norm
+        return float(self._grad_norm(self.probe_images, self.probe_labels))
+
+    def evaluate(self) -> Dict[str, float]:
+        """Test loss and accuracy without model.evaluate, which would reset the running
+        training metrics of the epoch in progress."""
+        total, loss, correct = 0, 0.0, 0
+        for images, labels in self.test:
+            probabilities = self.model(images, training=False)
+            loss += float(tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(labels, probabilities)))
+            correct += int(tf.reduce_sum(tf.cast(tf.argmax(probabilities, -1) == tf.cast(labels, tf.int64),
+                                                 tf.int32)))
+            total += int(labels.shape[0])
+        return {"test_loss": loss / total, "test_accuracy": correct / total}
+
+    def measure(self, step: int) -> dict:
+        w = flat(self.kernels)
+        l2, cosine = l2_and_cosine(w, self.initial)
+        row = {"step": step, "epoch": step / self.per_epoch, "mean_abs_weight": float(np.mean(np.abs(w))),
+               "sign_changed_pct": float(100 * np.mean(np.signbit(w) != np.signbit(self.initial))),
+               "grad_norm": self.gradient_norm(), "l2_to_init": l2, "cosine_to_init": cosine}
+        row.update({f"weight_{i}": float(w[j]) for i, j in enumerate(self.chosen)})
+        at_epoch_end = step % self.per_epoch == 0
+        if (step <= self.window and step % self.eval_every == 0) or at_epoch_end or step == self.end:
+            row.update(self.evaluate())
+        if self.keeps_state(step):
+            np.save(self.state_path(step), w.astype(np.float32))
+        return row
+
+    # -- when -----------------------------------------------------------------------------------
+    def logs_at(self, step: int) -> bool:
+        return step <= self.window or step % self.per_epoch == 0 or step == self.end
+
+    def keeps_state(self, step: int) -> bool:
+        return (step <= self.window and step % self.state_every == 0) or step % self.per_epoch == 0 or step == self.end
+
+    def state_path(self, step: int) -> str:
+        return os.path.join(telemetry_dir(self.run_dir), "states", f"step-{step}.npy")
+
+    # -- Keras hooks ----------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        os.makedirs(os.path.join(telemetry_dir(self.run_dir), "states"), exist_ok=True)
+        initial_path = os.path.join(telemetry_dir(self.run_dir), "initial.npy")
+        if self.initial is None:
+            if self.step == 0 or not os.path.exists(initial_path):
+                self.initial = flat(self.kernels)
+                np.save(initial_path, self.initial)
+            else:
+                self.initial = np.load(initial_path)
+            self.chosen = np.sort(np.random.default_rng(self.seed).choice(
+                self.initial.size, size=min(self.num_weights, self.initial.size), replace=False))
+            self.rows = [r for r in read_history(telemetry_path(self.run_dir)) if int(r["step"]) < self.step]
+            self.writer = tf.summary.create_file_writer(os.path.join(rundir.tensorboard_dir(self.run_dir),
+                                                                     "telemetry"))
+        if not self.rows or int(self.rows[-1]["step"]) < self.step:
+            self.record(self.step)
+
+    def on_step(self, step):
+        if self.logs_at(step):
+            self.record(step)
+
+    def record(self, step: int) -> None:
+        row = self.measure(step)
+        self.rows.append(row)
+        with self.writer.as_default(step=step):
+            for key, value in row.items():
+                if key not in ("step", "epoch"):
+                    tf.summary.scalar(f"telemetry/{key}", value)
+        if step % self.per_epoch == 0 or step == self.end or step == self.window:
+            self.flush()
+
+    def flush(self) -> None:
+        rundir.write_rows(telemetry_path(self.run_dir), self.rows)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.flush()
+        if self.step == self.end:
+            self.write_final_distances()
+
+    def write_final_distances(self) -> None:
+        """l2_to_final and cosine_to_final of every kept state, then the states are removed."""
+        final = flat(self.kernels)
+        rows = []
+        paths = glob.glob(os.path.join(telemetry_dir(self.run_dir), "states", "step-*.npy"))
+        for path in sorted(paths, key=lambda p: int(os.path.basename(p)[5:-4])):
+            l2, cosine = l2_and_cosine(np.load(path).astype(np.float64), final)
+            rows.append({"step": int(os.path.basename(path)[5:-4]), "l2_to_final": l2, "cosine_to_final": cosine})
+        rundir.write_rows(final_distances_path(self.run_dir), rows)
+        with self.writer.as_default():
+            for row in rows:
+                tf.summary.scalar("telemetry/l2_to_final", row["l2_to_final"], step=row["step"])
+                tf.summary.scalar("telemetry/cosine_to_final", row["cosine_to_final"], step=row["step"])
+        self.writer.flush()
+        for path in paths:
+            os.remove(path)

@@ -1,0 +1,114 @@
+"""Pre-training on altered data before IMP (paper 004 §6, the abstract's data-dependence results).
+
+The dense network (or, with sparse pre-training, each round's pruned one) first trains
+for --pretrain_length on a changed task; IMP then starts from, and rewinds to, the end
+of that pre-training. The tasks change the data only:
+
+    random_labels  the images with their labels permuted (seeded): no label information
+    blur           each image downsampled by --pretrain_blur_factor (area) and upsampled
+                   back (bilinear): same shape and value range, less detail
+    rotation       self-supervised: every image at 0, 90, 180 and 270 degrees, labelled
+                   0..3; the 4-way output layer is dropped afterwards and the real task's
+                   output layer starts from its w(0)
+
+    <run_dir>/pretrain/ (or round-NN/pretrain/ with sparse pre-training): task.json,
+    history.csv, tb/, checkpoint/, final.npz (every weight after pre-training), DONE
+"""
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_initstudy import pipeline, rundir, seeds, steps, training
+from keras_initstudy.callbacks.snapshots import variable_name
+from keras_initstudy.datasets.base import Dataset, Split
+from keras_initstudy.pruning import masks as masks_lib
+
+ROTATIONS = 4
+
+
+def random_labels(split: Split, seed: int) -> Split:
+    """The same images, their labels permuted by a seeded permutation."""
+    order = np.random.default_rng(seed).permutation(len(split))
+    return Split(images=split.images, labels=split.labels[order])
+
+
+def blur(split: Split, factor: int) -> Split:
+    """Downsample by `factor` (area averaging) and upsample back (bilinear)."""
+    height, width = split.images.shape[1:3]
+    small = (max(1, height // factor), max(1, width // factor))
+    blurred = np.empty_like(split.images)
+    for a in range(0, len(split), 4096):  # in chunks: resize materialises float copies
+        shrunk = tf.image.resize(split.images[a:a + 4096], small, method="area")
+        blurred[a:a + 4096] = np.clip(tf.image.resize(shrunk, (height, width), method="bilinear").numpy(), 0, 1)
+    return Split(images=blurred, labels=split.labels)
+
+
+def rotations(split: Split) -> Split:
+    """Every image rotated by 0, 90, 180 and 270 degrees (counter-clockwise), labelled
+    by the number of quarter turns; example i's rotations are rows 4i .. 4i + 3."""
+    images = np.stack([np.rot90(split.images, k, axes=(1, 2)) for k in range(ROTATIONS)], axis=1)
+    labels = np.tile(np.arange(ROTATIONS, dtype=np.int64), len(split))
+    return Split(images=images.reshape(-1, *split.images.shape[1:]), labels=labels)
+
+
+def altered(data: Dataset, task: str, seed: int, blur_factor: int) -> Dataset:
+    """The pre-training task's dataset (train and test splits changed alike)."""
+    if task == "random_labels":
+        return Dataset(random_labels(data.train, seed), random_labels(data.test, seed + 1), data.info)
+    if task == "blur":
+        return Dataset(blur(data.train, blur_factor), blur(data.test, blur_factor), data.info)
+    if task == "rotation":
+        if data.info.input_shape[0] != data.info.input_shape[1]:
+            raise ValueError("rotation pre-training needs square images")
+        info = dataclasses.replace(data.info, num_classes=ROTATIONS,
+                                   class_names=tuple(f"{90 * k} degrees" for k in range(ROTATIONS)))
+        return Dataset(rotations(data.train), rotations(data.test), info)
+    raise ValueError(f"unknown pre-training task {task!r}")
+
+
+def pretrain_dir(run_dir: str, r: int) -> str:
+    return os.path.join(run_dir, "pretrain") if r == 0 else os.path.join(run_dir, f"round-{r:02d}", "pretrain")
+
+
+def state_by_path(model: keras.Model) -> dict:
+    """Every weight (batch-norm statistics too) by path."""
+    return {variable_name(model, v): np.asarray(v.numpy()) for v in model.weights}
+
+
+def load_pretrained(spec, values: dict, keep_output: bool) -> None:
+    """Sets the model's weights from pre-training; the output layer's only when the tasks
+    share it (not after rotation, whose 4-way head is replaced by w(0)'s real head)."""
+    for variable in spec.model.weights:
+        name = variable_name(spec.model, variable)
+        if name.startswith(spec.output + "/") and not keep_output:
+            continue
+        if name in values:
+            variable.assign(values[name])
+
+
+def pretrain(cfg, directory: str, spec, masks: masks_lib.Masks, data: Dataset, verbose: int) -> None:
+    """Pre-trains a copy of `spec`'s network (same w(0), same mask) on the altered task
+    into `directory` (skipped when done there), then loads the result into `spec`."""
+    p = cfg.pruning
+    if not rundir.is_done(directory):
+        task_data = altered(data, p.pretrain, seeds.derive(cfg.training.seeds.data, "pretrain"),
+                            p.pretrain_blur_factor)
+        task_per_epoch = pipeline.steps_per_epoch(len(task_data.train), cfg.training.batch_size)
+        length = steps.Step.parse(p.pretrain_length, task_per_epoch)
+        rundir.write_json(os.path.join(directory, "task.json"), {
+            "task": p.pretrain, "steps": length.iteration, "steps_per_epoch": task_per_epoch,
+            "blur_factor": p.pretrain_blur_factor if p.pretrain == "blur" else None,
+            "weights_remaining": sum(c for c, _ in masks.counts().values())})
+        task_spec = training.build(cfg, task_data.info, task_per_epoch)  # the same w(0) (seeded by init_seed)
+        task_masks = masks_lib.Masks.attach(task_spec, include_biases=cfg.pruning.prune_biases)
+        task_masks.assign({name: mask if mask.shape == tuple(task_masks.variables[name].shape)
+                           else np.ones(task_masks.variables[name].shape, bool)  # the 4-way head: dense
+                           for name, mask in masks.numpy().items()})
+        training.fit_into(directory, cfg, task_spec.model, task_data, [], 0, length, task_per_epoch, verbose)
+        rundir.write_npz(os.path.join(directory, "final.npz"), state_by_path(task_spec.model))
+        rundir.mark_done(directory)
+    load_pretrained(spec, rundir.read_npz(os.path.join(directory, "final.npz")), keep_output=p.pretrain != "rotation")
+    masks.apply()

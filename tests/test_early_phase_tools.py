@@ -1,0 +1,80 @@
+"""Paper 004's binaries end to end at tiny scale (rewind sweep with branches, telemetry run)
+and its tools/: the lottery figure per rewind step and per branch, the telemetry figure,
+and the timeline's flattening rule."""
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from tests.class_tempdir import ClassTempDirTestCase
+from tests.test_sweep_and_figures import ROOT, run
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import early_phase_timeline  # noqa: E402
+
+
+class FlatteningRuleTest(tf.test.TestCase):
+
+    def test_a_saturating_curve_flattens_where_its_rate_falls_below_the_threshold(self):
+        step = np.arange(1001)
+        values = 1 - np.exp(-step / 100.0)  # rate e^(-t/100)/100: 10% of the fastest at t = 100 ln 10 = 230
+        at = early_phase_timeline.flattening_step(step, values, span=0.01, threshold=0.1)
+        self.assertBetween(at, 225, 240)  # the running median shifts it by up to half a span
+
+    def test_a_straight_line_never_flattens_and_noise_alone_does_not_count(self):
+        step = np.arange(501)
+        self.assertIsNone(early_phase_timeline.flattening_step(step, step * 2.0, span=0.05, threshold=0.1))
+        spiky = np.where(step < 100, step / 100.0, 1.0)
+        spiky[[300, 301]] = 5.0  # two noisy batches late in the window
+        self.assertBetween(early_phase_timeline.flattening_step(step, spiky, span=0.05, threshold=0.1), 95, 130)
+
+
+class EarlyPhaseEndToEndTest(ClassTempDirTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        common = ["--model=lenet_300_100", "--steps=15", "--snapshots=none", "--noweight_images",
+                  "--nocorrelations", f"--output_dir={cls.out}"]
+        cls.sweep = run("-m", "keras_initstudy.sweep", "--runner=prune", "--axis=rewind=0it,5it", "--axis=seed=0,1",
+                        "--rounds=2", "--branches=init_signs,shuffle_layer", "--experiment=e", "--strategy=global",
+                        *common)
+        cls.table = os.path.join(cls.out, "e-table.parquet")
+        cls.train = run("-m", "keras_initstudy.train", "--telemetry", "--telemetry_window=10it",
+                        "--telemetry_eval_every=5it", "--experiment=t", *common)
+
+    def test_the_table_holds_trunk_and_branch_rows(self):
+        self.assertEqual(self.sweep.returncode, 0, self.sweep.stderr[-3000:])
+        table = pd.read_parquet(self.table)
+        self.assertLen(table, 4 * (2 + 2))  # 4 runs: rounds 0, 1 of the trunk and two branches of round 1
+        self.assertEqual(sorted(table["branch"].unique()), ["init_signs", "shuffle_layer", "trunk"])
+
+    def test_figures_and_timeline(self):
+        self.assertEqual(self.sweep.returncode, 0, self.sweep.stderr[-3000:])
+        self.assertEqual(self.train.returncode, 0, self.train.stderr[-3000:])
+        telemetry_run = os.path.join(self.out, "t-*")
+        for args in ([f"--tables={self.table}", "--group=rewind"],
+                     [f"--tables={self.table}", "--group=branch", "--facet=rewind", "--print"]):
+            png = os.path.join(self.out, "lottery.png")
+            result = run("tools/lottery_fig.py", *args, f"--out={png}")
+            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+            self.assertTrue(os.path.exists(png))
+        self.assertIn("init_signs", result.stdout)  # --print's table
+        result = run("tools/telemetry_fig.py", f"--run_dir={telemetry_run}", f"--out={self.out}/fig3.png")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        result = run("tools/early_phase_timeline.py", f"--telemetry={telemetry_run}", f"--rewinding={self.table}")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertIn("per-iteration window: steps 0..10", result.stdout)
+        self.assertIn("sign_changed_pct", result.stdout)
+        self.assertRegex(result.stdout, r"rewinding works from k = (0|5) iterations")
+
+    def test_tools_without_their_inputs_say_so_in_one_line(self):
+        result = run("tools/telemetry_fig.py", f"--run_dir={self.out}/nothing-here", f"--out={self.out}/x.png")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("error: no telemetry.csv", result.stderr)
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -127,7 +127,7 @@ def telemetry_callback(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig,
         run_dir, spec.kernel_variables(), end.iteration, per_epoch, window=at["telemetry_window"],
         eval_every=at["telemetry_eval_every"], state_every=at["telemetry_state_every"],
         probe=(data.train.images[probe], data.train.labels[probe]), test=pipeline.eval_batches(data.test),
-        seed=seeds.derive(cfg.training.seeds.init, "telemetry_weights"))
+        seed=seeds.derive(cfg.training.seeds.init, "telemetry_weights"), flush_every=checkpoint_every(cfg, per_epoch))
 
 
 def recorded_instruments(run_dir: str) -> Optional[dict]:

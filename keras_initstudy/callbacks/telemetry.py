@@ -15,8 +15,9 @@ states kept on disk: every `state_every`-th logged step in the window and every 
 (a state per iteration would be ~1 MB per step for LeNet-300-100, 4 GB for 4,000 steps).
 The kept states (telemetry/states/) are deleted once those distances are written.
 
-Everything is on the host, in float64 for the sums. A resumed run keeps the rows up to
-its restart step and reads w(0) back from telemetry/initial.npy.
+Everything is on the host, in float64 for the sums. The rows reach disk at every
+checkpoint step (`flush_every`) and epoch end; a resumed run keeps the rows before its
+restart step and reads w(0) back from telemetry/initial.npy.
 """
 import glob
 import os
@@ -56,13 +57,14 @@ def final_distances_path(run_dir: str) -> str:
 class Telemetry(StepCallback):
     def __init__(self, run_dir: str, kernels: Dict[str, object], end: int, steps_per_epoch: int, window: int,
                  eval_every: int, state_every: int, probe: tuple, test: tf.data.Dataset, num_weights: int = 10,
-                 seed: int = 0):
+                 seed: int = 0, flush_every: int = 0):
         super().__init__()
         self.run_dir, self.kernels, self.end = run_dir, list(kernels.values()), end
         self.per_epoch, self.window, self.eval_every, self.state_every = steps_per_epoch, window, eval_every, state_every
         self.probe_images, self.probe_labels = (tf.constant(x) for x in probe)
         self.test = test
         self.num_weights, self.seed = num_weights, seed
+        self.flush_every = flush_every or steps_per_epoch  # the run's checkpoint interval: rows reach disk first
         self.rows = []
         self.initial: Optional[np.ndarray] = None
         self.chosen: Optional[np.ndarray] = None
@@ -149,7 +151,7 @@ class Telemetry(StepCallback):
             for key, value in row.items():
                 if key not in ("step", "epoch"):
                     tf.summary.scalar(f"telemetry/{key}", value)
-        if step % self.per_epoch == 0 or step == self.end or step == self.window:
+        if step % self.flush_every == 0 or step % self.per_epoch == 0 or step in (self.end, self.window):
             self.flush()
 
     def flush(self) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import config, datasets, rundir, steps, training
+from keras_initstudy import callbacks, config, datasets, rundir, steps, training
 from keras_initstudy.callbacks import telemetry
 from tests.class_tempdir import ClassTempDirTestCase
 
@@ -90,6 +90,23 @@ class TelemetryTest(ClassTempDirTestCase):
         history = pd.read_csv(rundir.history_path(self.run_dir)).set_index("step")
         self.assertAllClose(self.rows.loc[94, "test_accuracy"], history.loc[94, "test_accuracy"], atol=1e-6)
         self.assertAllClose(self.rows.loc[94, "test_loss"], history.loc[94, "test_loss"], rtol=1e-4)
+
+    def test_a_run_killed_in_the_window_resumes_with_the_same_telemetry(self):
+        class StopAt(callbacks.StepCallback):
+            def on_step(self, step):
+                if step == 25:
+                    raise KeyboardInterrupt
+
+        cfg = self.cfg.replace(output_dir=os.path.join(self.out, "killed"), checkpoint_every="10it")
+        with self.assertRaises(KeyboardInterrupt):
+            training.train(cfg, extra_callbacks=[StopAt()], verbose=0)
+        self.assertEqual(pd.read_csv(telemetry.telemetry_path(rundir.path_for(cfg)))["step"].iloc[-1], 20)
+        run_dir = training.train(cfg, verbose=0)
+        tf_config.disable_op_determinism()
+        resumed = pd.read_csv(telemetry.telemetry_path(run_dir)).set_index("step")
+        pd.testing.assert_frame_equal(resumed, self.rows)
+        pd.testing.assert_frame_equal(pd.read_csv(telemetry.final_distances_path(run_dir)).set_index("step"),
+                                      self.final_rows)
 
 
 if __name__ == "__main__":

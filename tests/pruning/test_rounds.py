@@ -203,6 +203,21 @@ class RoundsTest(tf.test.TestCase):
         self.assertTrue(rundir.is_done(self.k_run))
         self.assertEqual(rounds.pending_branches(cfg, self.k_run), [])
 
+    def test_rewinding_to_iteration_500_restores_exactly_the_weights_of_iteration_500(self):
+        cfg = PruneExperimentConfig().replace(
+            output_dir=os.path.join(self.out, "k500"), model="mlp", width=16, steps=520, rounds=2, rewind="500it",
+            snapshots="500it", optimizer="sgd", momentum=0.9, nondeterminism="deterministic", weight_images=False,
+            correlations=False, rmsd=False)
+        run_dir = rounds.run(cfg, verbose=0, dataset=self.data)
+        at_500 = steps.Step(500, PER_EPOCH)
+        w500 = np.load(rundir.snapshot_path_for(rounds.round_dir(run_dir, 0), at_500))
+        start = np.load(rundir.snapshot_path_for(rounds.round_dir(run_dir, 1), at_500))  # round 1 starts there
+        mask = masks_lib.load(round_file(run_dir, 1, "mask.npz"))
+        for name in w500.files:
+            self.assertAllEqual(start[name], w500[name] * mask[name] if name in mask else w500[name])
+        summary = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        self.assertEqual(summary["start_step"].tolist(), [0, 500])
+
 
 if __name__ == "__main__":
     tf.test.main()

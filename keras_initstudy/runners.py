@@ -7,7 +7,7 @@ from typing import Callable, Iterable, Optional
 
 import pandas as pd
 
-from keras_initstudy import errors
+from keras_initstudy import errors, rundir
 from keras_initstudy.registry import Registry
 
 
@@ -18,6 +18,8 @@ class Runner:
     run: Callable[..., str]  # run(cfg, verbose=0, dataset=None) -> run_dir
     table: Callable[[Iterable[str]], pd.DataFrame]  # run dirs -> one row per run and epoch (or round)
     after_run: Optional[Callable[[str], object]] = None  # e.g. cache a run's analysis in its directory
+    # (cfg, run_dir) -> nothing left to do; a pruning run asked for new branches is not complete
+    is_complete: Callable[[object, str], bool] = lambda cfg, run_dir: rundir.is_done(run_dir)
 
 
 RUNNERS: Registry[Callable[[], Runner]] = Registry("runner", errors.UserError)
@@ -50,5 +52,5 @@ def _train() -> Runner:
 
 @register("prune")
 def _prune() -> Runner:
-    from keras_initstudy.pruning import config, rounds
-    return Runner("prune", config.PruneExperimentConfig, rounds.run, rounds.table)
+    from keras_initstudy.pruning import config, layout, rounds
+    return Runner("prune", config.PruneExperimentConfig, rounds.run, rounds.table, is_complete=layout.is_complete)

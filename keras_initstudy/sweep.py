@@ -83,7 +83,8 @@ def run_grid(configs, runner_name: str = "train", executor=None, progress: bool 
     """Runs every config not yet finished; returns (run_dirs in grid order, failure rows)."""
     executor = executor or executors.LocalExecutor()
     configs = executors.absolute_paths(configs)
-    todo = [i for i, c in enumerate(configs) if not rundir.is_done(rundir.path_for(c))]
+    complete = runners.get(runner_name).is_complete
+    todo = [i for i, c in enumerate(configs) if not complete(c, rundir.path_for(c))]
     tracker = Progress(len(configs), len(configs) - len(todo)) if progress else None
     outcomes = {i: rundir.path_for(c) for i, c in enumerate(configs) if i not in todo}
     for position, outcome in executor.run(runner_name, [configs[i] for i in todo]):

@@ -38,9 +38,9 @@ class EarlyPhaseEndToEndTest(ClassTempDirTestCase):
         super().setUpClass()
         common = ["--model=lenet_300_100", "--steps=15", "--snapshots=none", "--noweight_images",
                   "--nocorrelations", f"--output_dir={cls.out}"]
-        cls.sweep = run("-m", "keras_initstudy.sweep", "--runner=prune", "--axis=rewind=0it,5it", "--axis=seed=0,1",
-                        "--rounds=2", "--branches=init_signs,shuffle_layer", "--experiment=e", "--strategy=global",
-                        *common)
+        cls.sweep_args = ["-m", "keras_initstudy.sweep", "--runner=prune", "--axis=rewind=0it,5it", "--axis=seed=0,1",
+                          "--rounds=2", "--experiment=e", "--strategy=global", *common]
+        cls.sweep = run(*cls.sweep_args, "--branches=init_signs,shuffle_layer")
         cls.table = os.path.join(cls.out, "e-table.parquet")
         cls.train = run("-m", "keras_initstudy.train", "--telemetry", "--telemetry_window=10it",
                         "--telemetry_eval_every=5it", "--experiment=t", *common)
@@ -50,6 +50,19 @@ class EarlyPhaseEndToEndTest(ClassTempDirTestCase):
         table = pd.read_parquet(self.table)
         self.assertLen(table, 4 * (2 + 2))  # 4 runs: rounds 0, 1 of the trunk and two branches of round 1
         self.assertEqual(sorted(table["branch"].unique()), ["init_signs", "shuffle_layer", "trunk"])
+
+    def test_a_second_sweep_with_another_branch_trains_only_that_branch(self):
+        self.assertEqual(self.sweep.returncode, 0, self.sweep.stderr[-3000:])
+        out = os.path.join(self.out, "again")
+        import shutil
+        shutil.copytree(self.out, out, ignore=shutil.ignore_patterns("again"))
+        args = [a if not a.startswith("--output_dir=") else f"--output_dir={out}" for a in self.sweep_args]
+        result = run(*args, "--branches=init_signs,shuffle_layer,init")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertIn("adding branches init", result.stdout)
+        self.assertNotIn("round 0 of", result.stdout)  # no trunk round trains again
+        table = pd.read_parquet(os.path.join(out, "e-table.parquet"))
+        self.assertEqual(sorted(table["branch"].unique()), ["init", "init_signs", "shuffle_layer", "trunk"])
 
     def test_figures_and_timeline(self):
         self.assertEqual(self.sweep.returncode, 0, self.sweep.stderr[-3000:])

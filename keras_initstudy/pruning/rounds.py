@@ -17,7 +17,7 @@ it was in, from that round's last checkpoint.
 """
 import json
 import os
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, Optional
 
 import keras
 import numpy as np
@@ -29,11 +29,8 @@ from keras_initstudy import (callbacks as callbacks_lib, datasets, determinism, 
 from keras_initstudy.callbacks.snapshots import variable_name, weights_by_path
 from keras_initstudy.pruning import masks as masks_lib
 from keras_initstudy.pruning import perturb, pretraining, strategies
+from keras_initstudy.pruning.layout import branch_dir, pending_branches, round_dir
 from keras_initstudy.pruning.config import PruneExperimentConfig
-
-
-def round_dir(run_dir: str, r: int) -> str:
-    return os.path.join(run_dir, f"round-{r:02d}")
 
 
 def mask_path(directory: str) -> str:
@@ -118,10 +115,6 @@ def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: m
 def evaluate_on(model: keras.Model, split) -> dict:
     loss, accuracy = model.evaluate(pipeline.eval_batches(split), verbose=0)
     return {"loss": float(loss), "accuracy": float(accuracy)}
-
-
-def branch_dir(run_dir: str, r: int, name: str) -> str:
-    return os.path.join(round_dir(run_dir, r), "branches", name)
 
 
 def round_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, masks: masks_lib.Masks, output_layer: str) -> None:
@@ -227,12 +220,6 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
     rundir.mark_done(run_dir)
     print(f"done: {run_dir}")
     return run_dir
-
-
-def pending_branches(cfg: PruneExperimentConfig, run_dir: str) -> List[Tuple[int, str]]:
-    """(round, branch) pairs asked for (rounds 1.. of --branches) and not yet done."""
-    return [(r, name) for r in range(1, cfg.pruning.rounds) for name in cfg.pruning.branch_names()
-            if not rundir.is_done(branch_dir(run_dir, r, name))]
 
 
 def _record(directory: str) -> Optional[dict]:

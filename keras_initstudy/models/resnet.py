@@ -90,3 +90,16 @@ def build(cfg: ResNetConfig, info, seeds_: Seeds) -> ModelSpec:
                          kernel_initializer=cfg.kernel_initializer, bn_init=cfg.bn_init, init_seed=seeds_.init,
                          name=f"resnet{cfg.resnet_depth}")
     return ModelSpec.of(model, features=tuple(layer.name for layer in model.layers if layer.name.endswith("_relu")))
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNet20Config(ResNetConfig):
+    """`--model=resnet20`: paper 004's network by its own name (resnet with depth 20)."""
+
+    def validate(self) -> None:
+        if self.resnet_depth != 20:
+            raise settings.ConfigError(f"resnet20 has depth 20, not {self.resnet_depth}: use --model=resnet "
+                                       f"--resnet_depth={self.resnet_depth}")
+
+
+register("resnet20", ResNet20Config)(build)

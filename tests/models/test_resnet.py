@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from keras_initstudy import config, models
+from keras_initstudy import config, models, settings
 from keras_initstudy.datasets import base as datasets_base
 from keras_initstudy.models.resnet import build_resnet
 
@@ -42,6 +42,16 @@ class ResNetTest(tf.test.TestCase, parameterized.TestCase):
         fixed = config.ExperimentConfig().replace(model="resnet", bn_init="fixed")
         self.assertAllEqual(models.build(fixed.model, info, fixed.training.seeds).model.get_layer(
             "stage1_block1_bn1").gamma.numpy(), np.ones(16, np.float32))
+
+    @parameterized.parameters(((32, 32, 3),), ((28, 28, 1),))
+    def test_resnet20_by_name(self, shape):
+        info = datasets_base.DatasetInfo("c", 10, shape, tuple("abcdefghij"))
+        cfg = config.ExperimentConfig().replace(model="resnet20")
+        model = models.build(cfg.model, info, cfg.training.seeds).model
+        self.assertEqual(trainable_count(model), 272474 if shape[-1] == 3 else 272474 - 2 * 3 * 3 * 16)
+        self.assertEqual(model(np.zeros((2, *shape), np.float32)).shape, (2, 10))
+        with self.assertRaisesRegex(settings.ConfigError, "--model=resnet --resnet_depth=56"):
+            config.ExperimentConfig().replace(model="resnet20", resnet_depth=56)
 
     def test_bad_depth(self):
         with self.assertRaises(ValueError):

@@ -83,6 +83,12 @@ class EarlyPhaseEndToEndTest(ClassTempDirTestCase):
         self.assertIn("sign_changed_pct", result.stdout)
         self.assertRegex(result.stdout, r"rewinding works from k = (0|5) iterations")
 
+    def test_timeline_from_rewinding_results_alone(self):
+        self.assertEqual(self.sweep.returncode, 0, self.sweep.stderr[-3000:])
+        result = run("tools/early_phase_timeline.py", f"--rewinding={self.table}")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertIn("rewinding (round 1", result.stdout)
+
     def test_tools_without_their_inputs_say_so_in_one_line(self):
         result = run("tools/telemetry_fig.py", f"--run_dir={self.out}/nothing-here", f"--out={self.out}/x.png")
         self.assertNotEqual(result.returncode, 0)

@@ -91,7 +91,7 @@ def main(argv):
     del argv
     if not FLAGS.telemetry and not FLAGS.rewinding:
         sys.exit("error: give --telemetry, --rewinding or both")
-    for run_dir in expand(FLAGS.telemetry or ""):
+    for run_dir in expand(FLAGS.telemetry) if FLAGS.telemetry else ():
         if not os.path.exists(telemetry.telemetry_path(run_dir)):
             sys.exit(f"error: no telemetry.csv in {run_dir}")
         print(telemetry_report(run_dir))

@@ -17,6 +17,7 @@ the accuracy is the metric at the end of each round (paper 003: test accuracy "r
 before pruning and resetting").
 """
 import glob
+import re
 import sys
 
 import numpy as np
@@ -63,6 +64,11 @@ def by_group(table: pd.DataFrame, metric: str, group: str, facet: str = None) ->
                          "std": grouped[metric].std(ddof=0), "seeds": grouped[metric].count()}).reset_index()
 
 
+def natural(value):
+    """Sort key that puts 500it before 2000it."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(value))]
+
+
 def label(group: str, value) -> str:
     return BRANCH_LABELS.get(value, value) if group == "branch" else f"{group}={value}"
 
@@ -75,7 +81,8 @@ def accuracy_figure(table: pd.DataFrame):
     fig, axes = common.plt.subplots(1, len(facets), figsize=(8 * len(facets), 5), squeeze=False)
     for ax, value in zip(axes[0], facets):
         rows = summary if value is None else summary[summary[FLAGS.facet] == value]
-        for name, line in rows.groupby(FLAGS.group):
+        for name in sorted(rows[FLAGS.group].unique(), key=natural):
+            line = rows[rows[FLAGS.group] == name]
             ax.errorbar(line["remaining"], line["mean"] * 100, yerr=line["std"] * 100, marker="o", ms=3,
                         capsize=2, label=f"{label(FLAGS.group, name)} (n={int(line['seeds'].max())})")
         title = "Accuracy at the end of each round, mean ± std over seeds"

@@ -56,6 +56,9 @@ class DataConfig:
                                       "HASYv2.tar.bz2) or TFDS's data_dir.", hashed=False)
     download: bool = setting(True, "Let TensorFlow Datasets download data that is not found locally.",
                              hashed=False)
+    validation_split: float = setting(0.0, "Fraction of the training split held out for validation, chosen by "
+                                      "the data seed and evaluated every epoch (paper 001 §3.1); 0: none.",
+                                      between(0.0, 0.5))
 
     __post_init__ = settings.validate_fields
 
@@ -154,6 +157,9 @@ class MeasureConfig:
     perturbation_layers: str = setting("", "Log the symmetry-breaking perturbation norm of these layers' "
                                        "activations and gradients (paper 002 App. G): '' off, 'auto' (the "
                                        "model's feature layers) or comma-separated layer names.", measure=True)
+    gradient_steps: int = setting(0, "Kernel-gradient quantiles per layer (paper 001 §4) at each of the first "
+                                  "N steps, then every epoch, into gradients.csv and TensorBoard; 0: off.",
+                                  at_least(0), measure=True)
     telemetry: bool = setting(False, "Early-phase telemetry (paper 004 Fig. 3): every step of --telemetry_window, "
                               "then every epoch, into telemetry.csv and TensorBoard (callbacks/telemetry.py).",
                               measure=True)
@@ -250,6 +256,8 @@ class ExperimentConfig:
     def identity(self) -> Dict[str, Any]:
         """Canonical values of everything that decides what the run computes."""
         values = {"model": self.model_name, "dataset": self.data.dataset}
+        if self.data.validation_split:  # only when set, so earlier runs keep their hashes
+            values["validation_split"] = self.data.validation_split
         values.update({f.name: getattr(self.model, f.name) for f in dataclasses.fields(self.model)
                        if f.metadata.get("hashed", True)})
         values.update(self.training.identity())

@@ -145,6 +145,32 @@ class TorchDefault(keras.initializers.Initializer):
         return {"fan_in": self.fan_in, "seed": self.seed}
 
 
+@NAMED.register("random_bias")
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RandomBias(keras.initializers.Initializer):
+    """Paper 001 §2.1: the random biases that break the symmetry of zero weights,
+    scale x N(0, 1) (distribution='normal') or scale x U[0, 1) ('uniform'); §3.2 scales
+    them by 0.01 and 100. As the authors' code: torch.randn_like / torch.rand_like times
+    the factor."""
+
+    DISTRIBUTIONS = ("normal", "uniform")
+
+    def __init__(self, distribution: str = "normal", scale: float = 1.0, seed: Optional[int] = None):
+        if distribution not in self.DISTRIBUTIONS:
+            raise ValueError(f"distribution must be one of {self.DISTRIBUTIONS}, got {distribution!r}")
+        self.distribution = distribution
+        self.scale = float(scale)
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        draw = (keras.random.normal(shape, dtype=dtype, seed=self.seed) if self.distribution == "normal"
+                else keras.random.uniform(shape, 0.0, 1.0, dtype=dtype, seed=self.seed))
+        return self.scale * draw
+
+    def get_config(self):
+        return {"distribution": self.distribution, "scale": self.scale, "seed": self.seed}
+
+
 def masked_or_plain(base: keras.initializers.Initializer, mask: Optional[str]
                     ) -> keras.initializers.Initializer:
     """The initializer for a layer that may carry a letter mark ('none' or None: no mark)."""

@@ -89,6 +89,10 @@ def model_path(run_dir: str) -> str:
     return os.path.join(run_dir, "model.keras")
 
 
+def data_sizes_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "data.json")
+
+
 def done_path(run_dir: str) -> str:
     return os.path.join(run_dir, "DONE")
 

@@ -77,6 +77,13 @@ def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConf
     (paper 004; `telemetry=False` leaves it out, as pruning rounds after the first do)."""
     m = cfg.measure
     found = []
+    if data is not None and data.validation is not None:
+        found.append(callbacks_lib.HeldOutEvaluation(data.validation,
+                                                     data.info.num_classes if cfg.training.mixup else 0))
+    if m.gradient_steps and data is not None:
+        found.append(callbacks_lib.GradientQuantiles(
+            run_dir, spec.kernel_variables(), probe_batch(cfg, data), m.gradient_steps, end.steps_per_epoch,
+            flush_every=checkpoint_every(cfg, end.steps_per_epoch)))
     if m.telemetry and telemetry and data is not None:
         found.append(telemetry_callback(spec, cfg, run_dir, end, data))
     if m.rmsd:
@@ -111,6 +118,28 @@ def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConf
     return found
 
 
+def probe_batch(cfg: config_lib.ExperimentConfig, data: datasets.Dataset):
+    """(images, labels): batch_size training examples drawn by the data seed, on which
+    gradient measurements are taken (telemetry, gradient quantiles)."""
+    chosen = np.random.default_rng(seeds.derive(cfg.training.seeds.data, "telemetry_probe")).choice(
+        len(data.train), size=min(cfg.training.batch_size, len(data.train)), replace=False)
+    return data.train.images[chosen], data.train.labels[chosen]
+
+
+def load_data(cfg: config_lib.ExperimentConfig, dataset: Optional[datasets.Dataset] = None) -> datasets.Dataset:
+    """The run's dataset (`dataset` when the caller holds it), with --validation_split held out."""
+    data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
+    if cfg.data.validation_split:
+        data = datasets.hold_out(data, cfg.data.validation_split, seeds.derive(cfg.training.seeds.data, "validation"))
+    return data
+
+
+def data_sizes(data: datasets.Dataset) -> dict:
+    """What data.json records: the examples each split holds."""
+    return {"train": len(data.train), "validation": len(data.validation) if data.validation is not None else 0,
+            "test": len(data.test)}
+
+
 def telemetry_callback(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig, run_dir: str, end: steps.Step,
                        data: datasets.Dataset) -> callbacks_lib.Telemetry:
     """Paper 004 Fig. 3's telemetry on the kernels; its probe batch is a seeded draw of
@@ -120,13 +149,10 @@ def telemetry_callback(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig,
           for name in ("telemetry_window", "telemetry_eval_every", "telemetry_state_every")}
     if at["telemetry_eval_every"] < 1 or at["telemetry_state_every"] < 1:
         raise errors.UserError("--telemetry_eval_every and --telemetry_state_every must be at least one step")
-    probe_seed = seeds.derive(cfg.training.seeds.data, "telemetry_probe")
-    probe = np.random.default_rng(probe_seed).choice(len(data.train), size=min(cfg.training.batch_size,
-                                                                                len(data.train)), replace=False)
     return callbacks_lib.Telemetry(
         run_dir, spec.kernel_variables(), end.iteration, per_epoch, window=at["telemetry_window"],
         eval_every=at["telemetry_eval_every"], state_every=at["telemetry_state_every"],
-        probe=(data.train.images[probe], data.train.labels[probe]), test=pipeline.eval_batches(data.test),
+        probe=probe_batch(cfg, data), test=pipeline.eval_batches(data.test),
         seed=seeds.derive(cfg.training.seeds.init, "telemetry_weights"), flush_every=checkpoint_every(cfg, per_epoch))
 
 
@@ -178,7 +204,7 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
     if already_done(cfg, run_dir):
         return run_dir
     determinism.set_op_determinism(cfg.training.op_determinism())
-    data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
+    data = load_data(cfg, dataset)
     t = cfg.training
     per_epoch = pipeline.steps_per_epoch(len(data.train), t.batch_size)
     end = t.end(per_epoch)
@@ -190,6 +216,7 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
     # Written only now that the run can start: a bad dataset or setting leaves no stub directory.
     rundir.write_settings(run_dir, cfg)
     rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
+    rundir.write_json(rundir.data_sizes_path(run_dir), data_sizes(data))
     fit_into(run_dir, cfg, model, data, [*extra_callbacks, *measurements], 0, end, per_epoch, verbose)
     with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
         model.save(tmp)

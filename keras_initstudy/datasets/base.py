@@ -30,6 +30,20 @@ class Dataset:
     train: Split
     test: Split
     info: DatasetInfo
+    validation: Optional[Split] = None  # held out of the training split (hold_out)
+
+
+def hold_out(data: Dataset, fraction: float, seed: int) -> Dataset:
+    """`fraction` of the training examples (round(fraction x n), a seeded random choice)
+    moved into a validation split; the rest, in their original order, stay for training."""
+    n = len(data.train)
+    count = int(round(fraction * n))
+    if not 0 < count < n:
+        raise errors.UserError(f"--validation_split={fraction} holds out {count} of {n} training examples")
+    chosen = np.zeros(n, bool)
+    chosen[np.random.default_rng(seed).choice(n, size=count, replace=False)] = True
+    pick = lambda split, keep: Split(images=split.images[keep], labels=split.labels[keep])
+    return dataclasses.replace(data, train=pick(data.train, ~chosen), validation=pick(data.train, chosen))
 
 
 def split_from_uint8(images: np.ndarray, labels: np.ndarray) -> Split:

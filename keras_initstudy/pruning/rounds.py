@@ -196,7 +196,7 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
     elif training.already_done(cfg, run_dir):
         return run_dir
     determinism.set_op_determinism(cfg.training.op_determinism())
-    data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
+    data = training.load_data(cfg, dataset)
     per_epoch = pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size)
     end = cfg.training.end(per_epoch)
     rewind = cfg.pruning.rewind_step(per_epoch)
@@ -207,6 +207,7 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
     check_reinitialisations(cfg, data.info, per_epoch)
     rundir.write_settings(run_dir, cfg)
     rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
+    rundir.write_json(rundir.data_sizes_path(run_dir), training.data_sizes(data))
     for r in range(cfg.pruning.rounds):
         if rundir.is_done(round_dir(run_dir, r)):
             logging.info("round %d already done", r)

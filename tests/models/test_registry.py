@@ -14,7 +14,9 @@ from keras_initstudy.models import registry
 INFO = datasets_base.DatasetInfo("t", 3, (8, 8, 3), ("a", "b", "c"))
 SMALL = {"mlp": dict(width=6), "constnet": dict(widen_factor=1, num_blocks=3),
          "wrn": dict(widen_factor=1, num_blocks=3), "leakynet": dict(widen_factor=1, num_blocks=2),
-         "lenet_300_100": {}, "resnet": dict(resnet_depth=8, resnet_width=4), "resnet20": dict(resnet_width=2)}
+         "lenet_300_100": {}, "resnet": dict(resnet_depth=8, resnet_width=4), "resnet20": dict(resnet_width=2),
+         "logistic": {}, "schicho_fnn": dict(fnn_hidden="5"), "schicho_cnn_mnist": {}, "schicho_cnn_cifar": {},
+         "resnet50": {}}
 KERNEL_LAYERS = (keras.layers.Dense, keras.layers.Conv2D)
 
 

@@ -1,0 +1,156 @@
+"""Paper 001: the initialisation schemes, the five models, and the facts the report rests
+on: zero weights with zero biases never break symmetry; with random biases the gradient
+reaches the layers from the top down."""
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from absl.testing import parameterized
+from tensorflow.python.framework import config as tf_config
+
+from keras_initstudy import config, datasets, initializers, models, training, zero_init
+from keras_initstudy.callbacks import gradients
+from keras_initstudy.datasets import base as datasets_base
+from tests.class_tempdir import ClassTempDirTestCase
+
+MNIST = datasets_base.DatasetInfo("m", 10, (28, 28, 1), tuple("abcdefghij"))
+CIFAR = datasets_base.DatasetInfo("c", 10, (32, 32, 3), tuple("abcdefghij"))
+
+
+def build(name, info=MNIST, **fields):
+    cfg = config.ExperimentConfig().replace(model=name, **fields)
+    return models.build(cfg.model, info, cfg.training.seeds)
+
+
+def count(spec):
+    return sum(int(np.prod(v.shape)) for v in spec.model.trainable_weights)
+
+
+class InitializerTest(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.parameters(((784, 500), None, 784), ((5, 5, 16, 32), None, 400), ((500,), 784, 784),
+                              ((32,), 400, 400))
+    def test_torch_default_bounds_are_one_over_sqrt_fan_in(self, shape, fan_in, expected_fan_in):
+        values = initializers.from_spec("torch_default", seed=3, fan_in=fan_in)(shape).numpy()
+        bound = 1 / np.sqrt(expected_fan_in)
+        self.assertLessEqual(float(np.abs(values).max()), bound)
+        if values.size > 1000:
+            self.assertGreater(float(np.abs(values).max()), 0.99 * bound)
+            self.assertNear(float(values.std()), bound / np.sqrt(3), 0.03 * bound)
+
+    @parameterized.parameters(("normal", 1.0), ("normal", 0.01), ("uniform", 100.0))
+    def test_random_bias(self, distribution, scale):
+        init = initializers.from_spec(f"random_bias(distribution={distribution!r}, scale={scale})", seed=5)
+        values = init((20000,)).numpy()
+        if distribution == "normal":
+            self.assertNear(float(values.mean()), 0.0, 0.03 * scale)
+            self.assertNear(float(values.std()), scale, 0.03 * scale)
+        else:
+            self.assertTrue(np.all((values >= 0) & (values < scale)))
+            self.assertNear(float(values.mean()), scale / 2, 0.02 * scale)
+        again = initializers.RandomBias.from_config(init.get_config())((20000,)).numpy()
+        self.assertAllEqual(values, again)
+        other = initializers.from_spec(f"random_bias(distribution={distribution!r}, scale={scale})", seed=6)
+        self.assertFalse(np.array_equal(values, other((20000,)).numpy()))
+
+    @parameterized.parameters(*zero_init.SCHEMES)
+    def test_schemes_on_every_layer(self, scheme):
+        spec = build("schicho_cnn_mnist", init_scheme=scheme, bias_scale=0.01)
+        for name in spec.kernels:
+            layer = spec.model.get_layer(name)
+            kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
+            self.assertEqual(bool(np.any(kernel)), scheme == "torch_default", name)
+            if scheme == "zeros":
+                self.assertAllEqual(bias, np.zeros_like(bias))
+            elif scheme == "zeros_uniform_bias":
+                self.assertTrue(np.all((bias >= 0) & (bias < 0.01)) and bias.std() > 0)
+            elif scheme == "zeros_normal_bias":
+                self.assertTrue(np.any(bias < 0) and np.any(bias > 0) and float(np.abs(bias).max()) < 0.06)
+        biases = [spec.model.get_layer(n).bias.numpy()[:5] for n in spec.kernels]
+        if scheme != "zeros":
+            self.assertFalse(np.array_equal(biases[0], biases[1]))  # each layer draws with its own seed
+
+
+class ModelsTest(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.named_parameters(
+        ("logistic", "logistic", MNIST, {}, 7850),
+        ("fnn_mnist", "schicho_fnn", MNIST, {}, 397510),
+        ("fnn_cifar", "schicho_fnn", CIFAR, dict(fnn_hidden="512,256,128"), 1738890),
+        ("cnn_mnist", "schicho_cnn_mnist", MNIST, {}, 28938),
+        ("cnn_mnist_as_released", "schicho_cnn_mnist", MNIST, dict(cnn_pooling=False), 264138),
+        ("cnn_cifar", "schicho_cnn_cifar", CIFAR, {}, 5852234),
+        ("resnet50", "resnet50", CIFAR, {}, 23547402),
+        ("resnet50_without_bn1", "resnet50", CIFAR, dict(resnet50_block_bn1=False), 23539850))
+    def test_parameter_counts_match_the_released_pytorch_models(self, name, info, fields, expected):
+        spec = build(name, info, **fields)
+        self.assertEqual(count(spec), expected)
+        self.assertEqual(spec.model(np.zeros((2, *info.input_shape), np.float32)).shape, (2, 10))
+
+    def test_elu_by_default(self):
+        spec = build("schicho_fnn")
+        self.assertEqual(spec.model.get_layer("hidden_1_act").activation.__name__, "elu")
+
+    def test_resnet50_as_released_zero_initialises_only_stem_and_output(self):
+        spec = build("resnet50", CIFAR, init_scheme="zeros_normal_bias", resnet50_scope="stem_and_output")
+        self.assertFalse(np.any(spec.kernel("stem_conv").numpy()))
+        self.assertFalse(np.any(spec.kernel("output").numpy()))
+        self.assertTrue(np.any(spec.kernel("stage2_block1_conv2").numpy()))
+        every = build("resnet50", CIFAR, init_scheme="zeros_normal_bias")
+        self.assertFalse(any(np.any(every.kernel(n).numpy()) for n in every.kernels))
+
+
+class HoldOutTest(tf.test.TestCase):
+
+    def test_a_seeded_disjoint_split_of_the_training_examples(self):
+        data = datasets.load("fashion_mnist_mini")
+        a, b = datasets.hold_out(data, 0.1, 7), datasets.hold_out(data, 0.1, 7)
+        self.assertLen(a.validation, 600)
+        self.assertLen(a.train, 5400)
+        self.assertAllEqual(a.validation.labels, b.validation.labels)
+        self.assertAllEqual(a.validation.images, b.validation.images)
+        rows = lambda split: {x.tobytes() for x in split.images.reshape(len(split), -1)}
+        self.assertEmpty(rows(a.train) & rows(a.validation))
+        self.assertLen(rows(a.train) | rows(a.validation), len(rows(data.train)))
+        self.assertFalse(np.array_equal(datasets.hold_out(data, 0.1, 8).validation.labels, a.validation.labels))
+
+
+class SymmetryTest(ClassTempDirTestCase):
+    """Short training runs on the embedded data, deterministic."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        common = dict(output_dir=cls.out, model="schicho_fnn", fnn_hidden="64,32", optimizer="adam",
+                      learning_rate=0.001, steps=94, snapshots="0", gradient_steps=5, weight_images=False,
+                      correlations=False, rmsd=False, nondeterminism="deterministic")
+        cls.zeros = training.train(config.ExperimentConfig().replace(init_scheme="zeros", **common), verbose=0)
+        cls.random_bias = training.train(config.ExperimentConfig().replace(init_scheme="zeros_normal_bias",
+                                                                           **common), verbose=0)
+        tf_config.disable_op_determinism()
+
+    def test_zero_weights_and_biases_never_break_symmetry(self):
+        model = keras.models.load_model(os.path.join(self.zeros, "model.keras"))
+        for name in ("hidden_1", "hidden_2"):
+            kernel, bias = model.get_layer(name).kernel.numpy(), model.get_layer(name).bias.numpy()
+            self.assertAllEqual(kernel, np.repeat(kernel[:, :1], kernel.shape[1], axis=1))  # identical units
+            self.assertAllEqual(bias, np.full_like(bias, bias[0]))
+        history = pd.read_csv(os.path.join(self.zeros, "history.csv"))
+        self.assertLessEqual(history["test_accuracy"].iloc[-1], 0.1 + 1e-6)  # the majority class: 100 of 1000
+
+    def test_with_random_biases_gradients_arrive_from_the_top_down(self):
+        rows = pd.read_csv(gradients.gradients_path(self.random_bias))
+        moving = rows[(rows["max"] != 0) | (rows["min"] != 0)]
+        first = moving.groupby("layer")["step"].min().to_dict()
+        self.assertEqual(first, {"output": 0, "hidden_2": 1, "hidden_1": 2})
+        at_zero = rows[rows["step"] == 0].set_index("layer")
+        self.assertEqual(float(at_zero.loc["hidden_1", "max"]), 0.0)
+        self.assertEqual(float(at_zero.loc["hidden_1", "min"]), 0.0)
+        history = pd.read_csv(os.path.join(self.random_bias, "history.csv"))
+        self.assertGreater(history["test_accuracy"].iloc[-1], 0.3)
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -9,15 +9,13 @@ mode, at the weights after `step` updates: the callback cannot see Keras's own b
 a fixed batch makes steps comparable. Step 0 is the initial state.
 """
 import os
-from typing import Dict
+from typing import Dict, List
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_initstudy import rundir
-from keras_initstudy.callbacks.clock import StepCallback
-from keras_initstudy.callbacks.history import read_history
+from keras_initstudy.callbacks.step_log import StepLog, tensorboard_subdir
 
 QUANTILES = {"min": 0.0, "q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95, "max": 1.0}
 
@@ -39,46 +37,27 @@ def quantile_row(values: np.ndarray) -> Dict[str, float]:
     return dict(zip(QUANTILES, np.quantile(flat, list(QUANTILES.values())).tolist()))
 
 
-class GradientQuantiles(StepCallback):
+class GradientQuantiles(StepLog):
     def __init__(self, run_dir: str, kernels: Dict[str, object], probe: tuple, first_steps: int,
                  steps_per_epoch: int, flush_every: int = 0):
-        super().__init__()
-        self.run_dir, self.kernels = run_dir, dict(kernels)
+        super().__init__(gradients_path(run_dir), tensorboard_subdir(run_dir, "gradients"), steps_per_epoch,
+                         flush_every)
+        self.kernels = dict(kernels)
         self.images, self.labels = (tf.constant(x) for x in probe)
-        self.first_steps, self.per_epoch = first_steps, steps_per_epoch
-        self.flush_every = flush_every or steps_per_epoch
-        self.rows = None
-        self.writer = None
+        self.first_steps = first_steps
+        self._grads = None
 
     def logs_at(self, step: int) -> bool:
         return step <= self.first_steps or step % self.per_epoch == 0
 
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if self.rows is None:
-            self.rows = [r for r in read_history(gradients_path(self.run_dir)) if int(r["step"]) < self.step]
-            self.writer = tf.summary.create_file_writer(os.path.join(rundir.tensorboard_dir(self.run_dir),
-                                                                     "gradients"))
-        if not self.rows or int(self.rows[-1]["step"]) < self.step:
-            self.record(self.step)
+    def flushes_at(self, step: int) -> bool:
+        return super().flushes_at(step) or step == self.first_steps
 
-    def on_step(self, step):
-        if self.logs_at(step):
-            self.record(step)
+    def measure(self, step: int) -> List[Dict]:
+        self._grads = kernel_gradients(self.model, self.kernels, self.images, self.labels)
+        return [{"step": step, "epoch": step / self.per_epoch, "layer": name.split("/")[0], **quantile_row(values)}
+                for name, values in self._grads.items()]
 
-    def record(self, step: int) -> None:
-        grads = kernel_gradients(self.model, self.kernels, self.images, self.labels)
-        with self.writer.as_default(step=step):
-            for name, values in grads.items():
-                self.rows.append({"step": step, "epoch": step / self.per_epoch, "layer": name.split("/")[0],
-                                  **quantile_row(values)})
-                tf.summary.histogram(f"gradients/{name}", values)
-        if step % self.flush_every == 0 or step == self.first_steps:
-            self.flush()
-
-    def flush(self) -> None:
-        rundir.write_rows(gradients_path(self.run_dir), self.rows)
-        self.writer.flush()
-
-    def on_train_end(self, logs=None):
-        self.flush()
+    def summarise(self, rows: List[Dict]) -> None:
+        for name, values in self._grads.items():
+            tf.summary.histogram(f"gradients/{name}", values)

@@ -21,15 +21,14 @@ restart step and reads w(0) back from telemetry/initial.npy.
 """
 import glob
 import os
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_initstudy import rundir
-from keras_initstudy.callbacks.clock import StepCallback
-from keras_initstudy.callbacks.history import read_history
+from keras_initstudy.callbacks.step_log import StepLog, tensorboard_subdir
 
 
 def flat(variables) -> np.ndarray:
@@ -54,21 +53,19 @@ def final_distances_path(run_dir: str) -> str:
     return os.path.join(run_dir, "telemetry_final.csv")
 
 
-class Telemetry(StepCallback):
+class Telemetry(StepLog):
     def __init__(self, run_dir: str, kernels: Dict[str, object], end: int, steps_per_epoch: int, window: int,
                  eval_every: int, state_every: int, probe: tuple, test: tf.data.Dataset, num_weights: int = 10,
                  seed: int = 0, flush_every: int = 0):
-        super().__init__()
+        super().__init__(telemetry_path(run_dir), tensorboard_subdir(run_dir, "telemetry"), steps_per_epoch,
+                         flush_every)
         self.run_dir, self.kernels, self.end = run_dir, list(kernels.values()), end
-        self.per_epoch, self.window, self.eval_every, self.state_every = steps_per_epoch, window, eval_every, state_every
+        self.window, self.eval_every, self.state_every = window, eval_every, state_every
         self.probe_images, self.probe_labels = (tf.constant(x) for x in probe)
         self.test = test
         self.num_weights, self.seed = num_weights, seed
-        self.flush_every = flush_every or steps_per_epoch  # the run's checkpoint interval: rows reach disk first
-        self.rows = []
         self.initial: Optional[np.ndarray] = None
         self.chosen: Optional[np.ndarray] = None
-        self.writer = None
         self._grad_norm = None
 
     # -- the measurements ---------------------------------------------------------------------
@@ -97,7 +94,7 @@ class Telemetry(StepCallback):
             total += int(labels.shape[0])
         return {"test_loss": loss / total, "test_accuracy": correct / total}
 
-    def measure(self, step: int) -> dict:
+    def measure(self, step: int) -> List[dict]:
         w = flat(self.kernels)
         l2, cosine = l2_and_cosine(w, self.initial)
         row = {"step": step, "epoch": step / self.per_epoch, "mean_abs_weight": float(np.mean(np.abs(w))),
@@ -109,11 +106,19 @@ class Telemetry(StepCallback):
             row.update(self.evaluate())
         if self.keeps_state(step):
             np.save(self.state_path(step), w.astype(np.float32))
-        return row
+        return [row]
+
+    def summarise(self, rows: List[dict]) -> None:
+        for key, value in rows[0].items():
+            if key not in ("step", "epoch"):
+                tf.summary.scalar(f"telemetry/{key}", value)
 
     # -- when -----------------------------------------------------------------------------------
     def logs_at(self, step: int) -> bool:
         return step <= self.window or step % self.per_epoch == 0 or step == self.end
+
+    def flushes_at(self, step: int) -> bool:
+        return super().flushes_at(step) or step in (self.end, self.window)
 
     def keeps_state(self, step: int) -> bool:
         return (step <= self.window and step % self.state_every == 0) or step % self.per_epoch == 0 or step == self.end
@@ -122,44 +127,20 @@ class Telemetry(StepCallback):
         return os.path.join(telemetry_dir(self.run_dir), "states", f"step-{step}.npy")
 
     # -- Keras hooks ----------------------------------------------------------------------------
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
+    def prepare(self) -> None:
+        """w(0) (read back on resume) and the tracked entries."""
         os.makedirs(os.path.join(telemetry_dir(self.run_dir), "states"), exist_ok=True)
         initial_path = os.path.join(telemetry_dir(self.run_dir), "initial.npy")
-        if self.initial is None:
-            if self.step == 0 or not os.path.exists(initial_path):
-                self.initial = flat(self.kernels)
-                np.save(initial_path, self.initial)
-            else:
-                self.initial = np.load(initial_path)
-            self.chosen = np.sort(np.random.default_rng(self.seed).choice(
-                self.initial.size, size=min(self.num_weights, self.initial.size), replace=False))
-            self.rows = [r for r in read_history(telemetry_path(self.run_dir)) if int(r["step"]) < self.step]
-            self.writer = tf.summary.create_file_writer(os.path.join(rundir.tensorboard_dir(self.run_dir),
-                                                                     "telemetry"))
-        if not self.rows or int(self.rows[-1]["step"]) < self.step:
-            self.record(self.step)
-
-    def on_step(self, step):
-        if self.logs_at(step):
-            self.record(step)
-
-    def record(self, step: int) -> None:
-        row = self.measure(step)
-        self.rows.append(row)
-        with self.writer.as_default(step=step):
-            for key, value in row.items():
-                if key not in ("step", "epoch"):
-                    tf.summary.scalar(f"telemetry/{key}", value)
-        if step % self.flush_every == 0 or step % self.per_epoch == 0 or step in (self.end, self.window):
-            self.flush()
-
-    def flush(self) -> None:
-        rundir.write_rows(telemetry_path(self.run_dir), self.rows)
-        self.writer.flush()
+        if self.step == 0 or not os.path.exists(initial_path):
+            self.initial = flat(self.kernels)
+            np.save(initial_path, self.initial)
+        else:
+            self.initial = np.load(initial_path)
+        self.chosen = np.sort(np.random.default_rng(self.seed).choice(
+            self.initial.size, size=min(self.num_weights, self.initial.size), replace=False))
 
     def on_train_end(self, logs=None):
-        self.flush()
+        super().on_train_end(logs)
         if self.step == self.end:
             self.write_final_distances()
 

@@ -59,6 +59,8 @@ class DataConfig:
     validation_split: float = setting(0.0, "Fraction of the training split held out for validation, chosen by "
                                       "the data seed and evaluated every epoch (paper 001 §3.1); 0: none.",
                                       between(0.0, 0.5))
+    pad_to: int = setting(0, "Zero-pad images to pad_to x pad_to (e.g. 32: 28x28 Fashion-MNIST as the 32x32 "
+                          "inputs of paper 001's ResNet-50); 0: as loaded.", at_least(0))
 
     __post_init__ = settings.validate_fields
 
@@ -256,8 +258,9 @@ class ExperimentConfig:
     def identity(self) -> Dict[str, Any]:
         """Canonical values of everything that decides what the run computes."""
         values = {"model": self.model_name, "dataset": self.data.dataset}
-        if self.data.validation_split:  # only when set, so earlier runs keep their hashes
-            values["validation_split"] = self.data.validation_split
+        for name in ("validation_split", "pad_to"):  # only when set, so earlier runs keep their hashes
+            if getattr(self.data, name):
+                values[name] = getattr(self.data, name)
         values.update({f.name: getattr(self.model, f.name) for f in dataclasses.fields(self.model)
                        if f.metadata.get("hashed", True)})
         values.update(self.training.identity())

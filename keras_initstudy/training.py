@@ -127,8 +127,11 @@ def probe_batch(cfg: config_lib.ExperimentConfig, data: datasets.Dataset):
 
 
 def load_data(cfg: config_lib.ExperimentConfig, dataset: Optional[datasets.Dataset] = None) -> datasets.Dataset:
-    """The run's dataset (`dataset` when the caller holds it), with --validation_split held out."""
+    """The run's dataset (`dataset` when the caller holds it), padded by --pad_to, with
+    --validation_split held out."""
     data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
+    if cfg.data.pad_to:
+        data = datasets.pad_to(data, cfg.data.pad_to)
     if cfg.data.validation_split:
         data = datasets.hold_out(data, cfg.data.validation_split, seeds.derive(cfg.training.seeds.data, "validation"))
     return data

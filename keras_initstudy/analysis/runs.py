@@ -19,7 +19,8 @@ from keras_initstudy.analysis import deviation
 FITS_VERSION = 2
 
 SETTING_COLUMNS = ("experiment", "dataset", "model", "width", "depth", "mask", "seed", "init_seed", "data_seed",
-                   "learning_rate", "batch_size", "epochs", "steps", "kernel_initializer")
+                   "learning_rate", "batch_size", "epochs", "steps", "kernel_initializer", "init_scheme", "bias_scale",
+                   "validation_split", "fnn_hidden", "cnn_pooling")
 
 
 def find_runs(output_dir: str) -> List[str]:

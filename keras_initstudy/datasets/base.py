@@ -33,6 +33,18 @@ class Dataset:
     validation: Optional[Split] = None  # held out of the training split (hold_out)
 
 
+def pad_to(data: Dataset, size: int) -> Dataset:
+    """Every image zero-padded to size x size (centred; an odd margin goes below and right)."""
+    height, width = data.info.input_shape[:2]
+    if size < max(height, width):
+        raise errors.UserError(f"--pad_to={size} is smaller than the {height}x{width} images")
+    top, left = (size - height) // 2, (size - width) // 2
+    pads = ((0, 0), (top, size - height - top), (left, size - width - left), (0, 0))
+    pad = lambda split: None if split is None else Split(images=np.pad(split.images, pads), labels=split.labels)
+    info = dataclasses.replace(data.info, input_shape=(size, size, *data.info.input_shape[2:]))
+    return Dataset(pad(data.train), pad(data.test), info, pad(data.validation))
+
+
 def hold_out(data: Dataset, fraction: float, seed: int) -> Dataset:
     """`fraction` of the training examples (round(fraction x n), a seeded random choice)
     moved into a validation split; the rest, in their original order, stay for training."""

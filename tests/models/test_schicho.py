@@ -117,6 +117,27 @@ class HoldOutTest(tf.test.TestCase):
         self.assertFalse(np.array_equal(datasets.hold_out(data, 0.1, 8).validation.labels, a.validation.labels))
 
 
+class PadTest(tf.test.TestCase):
+
+    def test_pad_to_32_centres_the_images_in_zeros(self):
+        data = datasets.hold_out(datasets.load("fashion_mnist_mini"), 0.1, 1)
+        padded = datasets.pad_to(data, 32)
+        self.assertEqual(padded.info.input_shape, (32, 32, 1))
+        for a, b in ((data.train, padded.train), (data.validation, padded.validation), (data.test, padded.test)):
+            self.assertEqual(b.images.shape[1:], (32, 32, 1))
+            self.assertAllEqual(b.images[:, 2:30, 2:30], a.images)
+            self.assertEqual(float(np.abs(b.images[:, :2]).sum() + np.abs(b.images[:, :, 30:]).sum()), 0.0)
+
+    def test_pad_to_needs_room_and_changes_the_run(self):
+        from keras_initstudy import errors
+        with self.assertRaisesRegex(errors.UserError, "smaller than the 28x28"):
+            datasets.pad_to(datasets.load("fashion_mnist_mini"), 20)
+        base = config.ExperimentConfig()
+        self.assertNotEqual(base.replace(pad_to=32).run_hash(), base.run_hash())
+        self.assertEqual(base.replace(pad_to=0).run_hash(), base.run_hash())
+        self.assertNotEqual(base.replace(validation_split=0.1).run_hash(), base.run_hash())
+
+
 class SymmetryTest(ClassTempDirTestCase):
     """Short training runs on the embedded data, deterministic."""
 

@@ -1,0 +1,127 @@
+"""Paper 001's figures from sweeps of `keras_initstudy.train` over --init_scheme / --bias_scale:
+
+    python tools/schicho_fig.py --figure=curves --tables=runs/schicho2022_quick_fnn-table.parquet --print \
+        --out=curves.png
+    python tools/schicho_fig.py --figure=gradients --run_dirs='runs/schicho2022_quick_fnn-*' --out=grads.png
+
+curves: validation accuracy and loss over epochs, one line per initialisation (scheme, and
+bias scale where it matters), the mean over seeds with its 95% confidence interval
+(Student's t over seeds), as the report's plots; --print also prints each initialisation's
+final validation and test accuracy, mean ± std over seeds.
+gradients (§4): for each run, one panel per layer with a box per logged step from
+gradients.csv: box 25-75%, whiskers 5-95%, the median line; min and max as points.
+"""
+import glob
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+from absl import app, flags
+
+import figure_common as common
+from keras_initstudy.analysis import runs
+from keras_initstudy.callbacks import gradients
+
+flags.DEFINE_enum("figure", "curves", ["curves", "gradients"], "curves: accuracy/loss over epochs; gradients: §4.")
+flags.DEFINE_string("tables", None, "--figure=curves: sweep tables (comma-separated, globs allowed).")
+flags.DEFINE_string("run_dirs", None, "--figure=gradients: run directories with gradients.csv (globs allowed).")
+flags.DEFINE_integer("max_step", 50, "--figure=gradients: last step shown.", lower_bound=0)
+flags.DEFINE_bool("print", False, "--figure=curves: print the final accuracies per initialisation.")
+flags.DEFINE_string("out", None, "PNG file to write.")
+flags.mark_flag_as_required("out")
+FLAGS = flags.FLAGS
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def expand(spec: str):
+    return sorted({p for part in spec.split(",") for p in (glob.glob(part) or [part])})
+
+
+def init_label(row) -> str:
+    scheme = row.get("init_scheme", "torch_default")
+    if isinstance(scheme, str) and scheme.endswith("_bias"):
+        return f"{scheme} x {row.get('bias_scale', 1.0):g}"
+    return str(scheme)
+
+
+def with_labels(table: pd.DataFrame) -> pd.DataFrame:
+    if "init_scheme" not in table:
+        sys.exit("error: the tables have no init_scheme column (sweep a paper-001 model)")
+    return table.assign(init=[init_label(r) for r in table.to_dict("records")])
+
+
+def interval(values: pd.Series) -> float:
+    """Half-width of the 95% confidence interval of the mean over seeds."""
+    n = values.count()
+    return 0.0 if n < 2 else T_975.get(n - 1, 1.96) * values.std(ddof=1) / np.sqrt(n)
+
+
+def final_accuracies(table: pd.DataFrame) -> pd.DataFrame:
+    last = table[table["epoch"] == table.groupby("run_name")["epoch"].transform("max")]
+    columns = [c for c in ("validation_accuracy", "test_accuracy") if c in last]
+    grouped = last.groupby("init")[columns]
+    out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_std"))
+    return out.join(last.groupby("init")["run_name"].count().rename("seeds"))
+
+
+def curves(table: pd.DataFrame):
+    table = with_labels(table[table["epoch"] > 0])
+    metrics = [m for m in ("validation_accuracy", "validation_loss") if m in table]
+    if not metrics:
+        sys.exit("error: no validation_accuracy in the tables (train with --validation_split)")
+    fig, axes = common.plt.subplots(1, len(metrics), figsize=(7 * len(metrics), 5), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for label, rows in table.groupby("init"):
+            stats = rows.groupby("epoch")[metric].agg(["mean", interval])
+            ax.plot(stats.index, stats["mean"], marker="o", ms=3, label=label)
+            ax.fill_between(stats.index, stats["mean"] - stats["interval"], stats["mean"] + stats["interval"],
+                            alpha=0.2)
+        ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}: mean and 95% interval over seeds")
+        ax.legend(fontsize=8)
+    if FLAGS.print:
+        print(final_accuracies(table).to_string(float_format=lambda v: f"{v:.4f}"))
+    return fig
+
+
+def box_stats(rows: pd.DataFrame):
+    return [{"med": r["q50"], "q1": r["q25"], "q3": r["q75"], "whislo": r["q05"], "whishi": r["q95"],
+             "fliers": [r["min"], r["max"]], "label": str(int(r["step"]))} for r in rows.to_dict("records")]
+
+
+def gradient_boxes(run_dirs):
+    found = [d for d in run_dirs if os.path.exists(gradients.gradients_path(d))]
+    if not found:
+        sys.exit("error: no gradients.csv in the run directories (train with --gradient_steps=50)")
+    tables = {d: pd.read_csv(gradients.gradients_path(d)) for d in found}
+    layers = list(dict.fromkeys(tables[found[0]]["layer"]))
+    fig, axes = common.plt.subplots(len(found), len(layers), figsize=(5 * len(layers), 3.5 * len(found)),
+                                    squeeze=False)
+    for row, run_dir in enumerate(found):
+        rows = tables[run_dir]
+        rows = rows[rows["step"] <= FLAGS.max_step]
+        scheme = runs.settings(run_dir).get("init_scheme", "?")
+        for col, layer in enumerate(layers):
+            ax = axes[row, col]
+            ax.bxp(box_stats(rows[rows["layer"] == layer]), showfliers=True)
+            ax.set(title=f"{layer} ({scheme})", xlabel="step",
+                   ylabel="kernel gradient")
+            ax.tick_params(axis="x", labelsize=6)
+    return fig
+
+
+def main(argv):
+    del argv
+    if FLAGS.figure == "curves":
+        if not FLAGS.tables:
+            sys.exit("error: --figure=curves needs --tables")
+        fig = curves(pd.concat([common.read_table(p) for p in expand(FLAGS.tables)], ignore_index=True))
+    else:
+        if not FLAGS.run_dirs:
+            sys.exit("error: --figure=gradients needs --run_dirs")
+        fig = gradient_boxes(expand(FLAGS.run_dirs))
+    common.save(fig, FLAGS.out)
+
+
+if __name__ == "__main__":
+    app.run(main)

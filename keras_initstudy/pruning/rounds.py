@@ -6,14 +6,22 @@ magnitude at the end of round r-1 (strategies.py); resets the survivors to their
 values at step k (k = 0: w(0)) and the optimizer to its state at k; and trains again
 from k to the end of the schedule. Pruned weights stay exactly zero (masks.py).
 
+--reinit re-initialises the rewound survivors at every round's start (perturb.py), so
+the next mask comes from that training; --branches instead trains, once per round r >= 1,
+a re-initialised copy on round r's mask without changing the trunk (open_lth's lottery
+branches: paper 004 Figs. 4 and 5). --pretrain first trains on an altered task and
+rewinds to its end (pretraining.py).
+
     <run_dir>/round-NN/   mask.npz, final.npz (weights at the end of the round),
                           history.csv, tb/, checkpoint/, round.json, DONE
+    <run_dir>/round-NN/branches/NAME/  the same files for branch NAME (no mask.npz)
     <run_dir>/round-00/savepoints/   the state at the rewind step (with --noreset_optimizer:
                                      its weights alone, in round-00/snapshots/)
-    <run_dir>/summary.csv, .parquet  one row per round (pandas); DONE
+    <run_dir>/pretrain/   the altered-task pre-training (round-NN/pretrain/ when sparse)
+    <run_dir>/summary.csv, .parquet  one row per round and branch (pandas); DONE
 
-Each round is skipped when its DONE exists, so a killed loop resumes in the round
-it was in, from that round's last checkpoint.
+Each round and branch is skipped when its DONE exists, so a killed loop resumes in the
+round it was in, from that round's last checkpoint.
 """
 import json
 import os

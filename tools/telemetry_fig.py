@@ -78,6 +78,7 @@ def main(argv):
     for ax in (axes[1, 1], axes[1, 2]):
         ax.legend(fontsize=7)
     fig.suptitle("Early-phase telemetry (paper 004 Fig. 3)")
+    fig.subplots_adjust(wspace=0.4, hspace=0.3)  # room for the loss axis on the first panel's right
     common.save(fig, FLAGS.out)
 
 

@@ -40,6 +40,16 @@ class SchichoEndToEndTest(ClassTempDirTestCase):
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
         self.assertTrue(os.path.exists(f"{self.out}/grads.png"))
 
+    def test_a_run_in_two_tables_counts_once(self):
+        self.assertEqual(self.sweep.returncode, 0, self.sweep.stderr[-3000:])
+        copy = os.path.join(self.out, "copy-table.parquet")
+        pd.read_parquet(self.table).to_parquet(copy)
+        result = run("tools/schicho_fig.py", "--figure=curves", f"--tables={self.table},{copy}", "--print",
+                     f"--out={self.out}/twice.png")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        line = [l for l in result.stdout.splitlines() if l.startswith("torch_default")][0]
+        self.assertEqual(line.split()[-1], "2")  # two seeds, not four
+
     def test_missing_inputs_get_one_line(self):
         result = run("tools/schicho_fig.py", "--figure=gradients", f"--run_dirs={self.out}/none-*",
                      f"--out={self.out}/x.png")

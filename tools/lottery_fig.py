@@ -40,8 +40,11 @@ FLAGS = flags.FLAGS
 
 
 def read_tables(spec: str) -> pd.DataFrame:
+    """The tables' rows; a run in two sweeps (Fig. 1's trunk, Fig. 4's branches) counts once."""
     paths = sorted({p for part in spec.split(",") for p in (glob.glob(part) or [part])})
-    return pd.concat([common.read_table(p) for p in paths], ignore_index=True)
+    table = pd.concat([common.read_table(p) for p in paths], ignore_index=True)
+    keys = [k for k in ("run_name", "round", "branch") if k in table]
+    return table.drop_duplicates(subset=keys) if "run_name" in table else table
 
 
 BRANCH_LABELS = {"trunk": "IMP: signs k, magnitudes k", "init_signs": "signs 0, magnitudes k",

@@ -115,7 +115,8 @@ def main(argv):
     if FLAGS.figure == "curves":
         if not FLAGS.tables:
             sys.exit("error: --figure=curves needs --tables")
-        fig = curves(pd.concat([common.read_table(p) for p in expand(FLAGS.tables)], ignore_index=True))
+        tables = pd.concat([common.read_table(p) for p in expand(FLAGS.tables)], ignore_index=True)
+        fig = curves(tables.drop_duplicates(subset=["run_name", "epoch"]))  # a run in two sweeps counts once
     else:
         if not FLAGS.run_dirs:
             sys.exit("error: --figure=gradients needs --run_dirs")

@@ -15,7 +15,6 @@ Rewinding rule (a sweep table of prune runs over --axis=rewind): at the sparsest
 every rewind step reached, the mean test accuracy over seeds per k; "rewinding works from"
 the smallest k whose mean is within --tolerance (accuracy points) of the best k's.
 """
-import glob
 import os
 import sys
 
@@ -83,20 +82,17 @@ def rewinding_report(table: pd.DataFrame, tolerance: float) -> str:
     return "\n".join(lines)
 
 
-def expand(spec: str):
-    return sorted({p for part in spec.split(",") for p in (glob.glob(part) or [part])})
-
 
 def main(argv):
     del argv
     if not FLAGS.telemetry and not FLAGS.rewinding:
         sys.exit("error: give --telemetry, --rewinding or both")
-    for run_dir in expand(FLAGS.telemetry) if FLAGS.telemetry else ():
+    for run_dir in common.expand_paths(FLAGS.telemetry) if FLAGS.telemetry else ():
         if not os.path.exists(telemetry.telemetry_path(run_dir)):
             sys.exit(f"error: no telemetry.csv in {run_dir}")
         print(telemetry_report(run_dir))
     if FLAGS.rewinding:
-        print(rewinding_report(pd.concat([common.read_table(p) for p in expand(FLAGS.rewinding)],
+        print(rewinding_report(pd.concat([common.read_table(p) for p in common.expand_paths(FLAGS.rewinding)],
                                          ignore_index=True), FLAGS.tolerance))
 
 

@@ -1,4 +1,5 @@
 """Shared by the tools/ figure scripts: flags, table loading, seed aggregation, saving."""
+import glob
 import os
 import sys
 
@@ -16,6 +17,12 @@ def define_table_flags():
     flags.DEFINE_string("table", None, "Sweep table (.csv or .parquet) written by keras_initstudy.sweep.")
     flags.DEFINE_string("out", None, "PNG file to write.")
     flags.mark_flags_as_required(["table", "out"])
+
+
+def expand_paths(spec: str) -> list:
+    """Comma-separated paths or glob patterns -> the sorted, distinct paths (a pattern that
+    matches nothing stays as given, so the caller's check names it)."""
+    return sorted({p for part in spec.split(",") for p in (glob.glob(part) or [part])})
 
 
 def read_table(path: str) -> pd.DataFrame:

@@ -16,7 +16,6 @@ The x axis is the percentage of prunable weights remaining (log scale, decreasin
 the accuracy is the metric at the end of each round (paper 003: test accuracy "right
 before pruning and resetting").
 """
-import glob
 import re
 import sys
 
@@ -41,8 +40,7 @@ FLAGS = flags.FLAGS
 
 def read_tables(spec: str) -> pd.DataFrame:
     """The tables' rows; a run in two sweeps (Fig. 1's trunk, Fig. 4's branches) counts once."""
-    paths = sorted({p for part in spec.split(",") for p in (glob.glob(part) or [part])})
-    table = pd.concat([common.read_table(p) for p in paths], ignore_index=True)
+    table = pd.concat([common.read_table(p) for p in common.expand_paths(spec)], ignore_index=True)
     keys = [k for k in ("run_name", "round", "branch") if k in table]
     return table.drop_duplicates(subset=keys) if "run_name" in table else table
 

@@ -11,7 +11,6 @@ final validation and test accuracy, mean ± std over seeds.
 gradients (§4): for each run, one panel per layer with a box per logged step from
 gradients.csv: box 25-75%, whiskers 5-95%, the median line; min and max as points.
 """
-import glob
 import os
 import sys
 
@@ -33,9 +32,6 @@ flags.mark_flag_as_required("out")
 FLAGS = flags.FLAGS
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
-
-def expand(spec: str):
-    return sorted({p for part in spec.split(",") for p in (glob.glob(part) or [part])})
 
 
 def init_label(row) -> str:
@@ -115,12 +111,12 @@ def main(argv):
     if FLAGS.figure == "curves":
         if not FLAGS.tables:
             sys.exit("error: --figure=curves needs --tables")
-        tables = pd.concat([common.read_table(p) for p in expand(FLAGS.tables)], ignore_index=True)
+        tables = pd.concat([common.read_table(p) for p in common.expand_paths(FLAGS.tables)], ignore_index=True)
         fig = curves(tables.drop_duplicates(subset=["run_name", "epoch"]))  # a run in two sweeps counts once
     else:
         if not FLAGS.run_dirs:
             sys.exit("error: --figure=gradients needs --run_dirs")
-        fig = gradient_boxes(expand(FLAGS.run_dirs))
+        fig = gradient_boxes(common.expand_paths(FLAGS.run_dirs))
     common.save(fig, FLAGS.out)
 
 

@@ -8,7 +8,6 @@ weights; cosine similarity to the initial and to the final weights. Reads teleme
 telemetry_final.csv (callbacks/telemetry.py); x is the iteration, up to --max_step
 (default: the telemetry window, i.e. the last step logged every iteration).
 """
-import glob
 import os
 import sys
 
@@ -26,7 +25,7 @@ FLAGS = flags.FLAGS
 
 
 def run_dirs(spec: str):
-    found = sorted({p for part in spec.split(",") for p in (glob.glob(part) or [part])})
+    found = common.expand_paths(spec)
     missing = [d for d in found if not os.path.exists(telemetry.telemetry_path(d))]
     if missing or not found:
         sys.exit(f"error: no telemetry.csv in {', '.join(missing) or spec}; train with --telemetry first")

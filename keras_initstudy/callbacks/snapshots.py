@@ -45,9 +45,11 @@ def variable_name(model: keras.Model, variable) -> str:
     return variable.path[len(prefix):] if variable.path.startswith(prefix) else variable.path
 
 
-def weights_by_path(model: keras.Model) -> Dict[str, np.ndarray]:
-    """{'hidden_1/kernel': array, ...} for every trainable variable."""
-    return {variable_name(model, v): np.asarray(v.numpy()) for v in model.trainable_weights}
+def weights_by_path(model: keras.Model, non_trainable: bool = False) -> Dict[str, np.ndarray]:
+    """{'hidden_1/kernel': array, ...} for every trainable variable (with `non_trainable`,
+    batch-norm statistics too)."""
+    variables = model.weights if non_trainable else model.trainable_weights
+    return {variable_name(model, v): np.asarray(v.numpy()) for v in variables}
 
 
 class WeightSnapshots(StepCallback):

@@ -17,13 +17,13 @@ of that pre-training. The tasks change the data only:
 import dataclasses
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_initstudy import pipeline, rundir, seeds, steps, training
-from keras_initstudy.callbacks.snapshots import variable_name
+from keras_initstudy.callbacks.snapshots import variable_name, weights_by_path
 from keras_initstudy.datasets.base import Dataset, Split
+from keras_initstudy.pruning import layout
 from keras_initstudy.pruning import masks as masks_lib
 
 ROTATIONS = 4
@@ -70,12 +70,7 @@ def altered(data: Dataset, task: str, seed: int, blur_factor: int) -> Dataset:
 
 
 def pretrain_dir(run_dir: str, r: int) -> str:
-    return os.path.join(run_dir, "pretrain") if r == 0 else os.path.join(run_dir, f"round-{r:02d}", "pretrain")
-
-
-def state_by_path(model: keras.Model) -> dict:
-    """Every weight (batch-norm statistics too) by path."""
-    return {variable_name(model, v): np.asarray(v.numpy()) for v in model.weights}
+    return os.path.join(run_dir if r == 0 else layout.round_dir(run_dir, r), "pretrain")
 
 
 def load_pretrained(spec, values: dict, keep_output: bool) -> None:
@@ -108,7 +103,7 @@ def pretrain(cfg, directory: str, spec, masks: masks_lib.Masks, data: Dataset, v
                            else np.ones(task_masks.variables[name].shape, bool)  # the 4-way head: dense
                            for name, mask in masks.numpy().items()})
         training.fit_into(directory, cfg, task_spec.model, task_data, [], 0, length, task_per_epoch, verbose)
-        rundir.write_npz(os.path.join(directory, "final.npz"), state_by_path(task_spec.model))
+        rundir.write_npz(os.path.join(directory, "final.npz"), weights_by_path(task_spec.model, non_trainable=True))
         rundir.mark_done(directory)
     load_pretrained(spec, rundir.read_npz(os.path.join(directory, "final.npz")), keep_output=p.pretrain != "rotation")
     masks.apply()

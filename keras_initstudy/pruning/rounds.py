@@ -261,8 +261,8 @@ def table(run_dirs: Iterable[str]) -> pd.DataFrame:
     for run_dir in run_dirs:
         summary = run_summary(run_dir)
         settings = runs.settings(run_dir)
-        for key in ("kernel_initializer", "init_seed", "data_seed", "seed", "strategy", "rewind",
-                    "prune_fraction", "reinit", "pretrain", "sparse_pretrain", "dataset", "model", "experiment", "run_dir", "run_name"):
+        for key in ("kernel_initializer", "init_seed", "data_seed", "seed", "strategy", "rewind", "prune_fraction",
+                    "reinit", "pretrain", "sparse_pretrain", "dataset", "model", "experiment", "run_dir", "run_name"):
             if key in settings:
                 summary.insert(0, key, settings[key])
         frames.append(summary)

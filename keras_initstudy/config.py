@@ -177,6 +177,9 @@ class MeasureConfig:
         settings.validate_fields(self)
         if self.rmsd_every_steps and not self.rmsd:
             raise ConfigError("rmsd_every_steps needs rmsd")
+        for name in ("telemetry_eval_every", "telemetry_state_every"):
+            if steps_lib.Step.parse(getattr(self, name), 1).iteration < 1:  # zero in any epoch length
+                raise ConfigError(f"{name}={getattr(self, name)}: must be at least one step")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -150,8 +150,6 @@ def telemetry_callback(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig,
     m, per_epoch = cfg.measure, end.steps_per_epoch
     at = {name: steps.Step.parse(getattr(m, name), per_epoch).iteration
           for name in ("telemetry_window", "telemetry_eval_every", "telemetry_state_every")}
-    if at["telemetry_eval_every"] < 1 or at["telemetry_state_every"] < 1:
-        raise errors.UserError("--telemetry_eval_every and --telemetry_state_every must be at least one step")
     return callbacks_lib.Telemetry(
         run_dir, spec.kernel_variables(), end.iteration, per_epoch, window=at["telemetry_window"],
         eval_every=at["telemetry_eval_every"], state_every=at["telemetry_state_every"],

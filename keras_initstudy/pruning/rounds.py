@@ -198,7 +198,7 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
     """Runs every round not yet done, then writes the summary; returns the run directory."""
     run_dir = rundir.path_for(cfg)
     pending = pending_branches(cfg, run_dir)
-    if pending:
+    if pending and rundir.is_done(run_dir):  # a finished run asked for new branches: only they train
         print(f"{run_dir}: adding branches {', '.join(sorted({name for _, name in pending}))}")
         rundir.clear_done(run_dir)
     elif training.already_done(cfg, run_dir):

@@ -109,5 +109,14 @@ class TelemetryTest(ClassTempDirTestCase):
                                       self.final_rows)
 
 
+class TelemetrySettingsTest(tf.test.TestCase):
+
+    def test_zero_step_intervals_are_refused_before_any_run(self):
+        from keras_initstudy import settings
+        for name in ("telemetry_eval_every", "telemetry_state_every"):
+            with self.subTest(name), self.assertRaisesRegex(settings.ConfigError, "at least one step"):
+                config.ExperimentConfig().replace(telemetry=True, **{name: "0it"})
+
+
 if __name__ == "__main__":
     tf.test.main()

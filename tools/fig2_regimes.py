@@ -23,9 +23,8 @@ common.define_table_flags()
 def regime_table(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (width, seed), run in table.groupby(["width", "seed"]):
-        history = run.dropna(subset=["loss"]).sort_values("epoch")
-        rows.append({"width": width, "seed": seed,
-                     **regimes.regimes(history, FLAGS.jump_ratio, FLAGS.persist_fraction)})
+        rows.append({"width": width, "seed": seed,  # NaN losses kept: they count as diverged
+                     **regimes.regimes(run, FLAGS.jump_ratio, FLAGS.persist_fraction)})
     return pd.DataFrame(rows)
 
 

@@ -1,6 +1,6 @@
 """Training regimes read from a run's history (paper 000 §5, Figs. 2 and 6)."""
 import math
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -12,10 +12,14 @@ def divergence_epoch(epochs: Sequence[int], loss: Sequence[float], jump_ratio: f
 
     Rule: epoch t diverges when loss(t) >= jump_ratio * min(loss before t) and, from
     t to the end, at least `persist_fraction` of the epochs stay at or above that
-    same level (a plateau, not a one-epoch spike). A non-finite loss counts as above.
+    same level (a plateau, not a one-epoch spike). A non-finite (NaN or inf) loss
+    counts as above any level, so a run whose first loss is already non-finite
+    diverged at its first epoch.
     """
     loss = np.asarray(loss, dtype=np.float64)
     loss = np.where(np.isfinite(loss), loss, np.inf)
+    if len(loss) and loss[0] == np.inf:
+        return int(epochs[0])
     running_min = np.inf
     for k in range(len(loss)):
         if k > 0 and math.isfinite(running_min):
@@ -36,15 +40,31 @@ def threshold_time(history: pd.DataFrame, theta: float, column: str = "loss") ->
     return {"t_theta": float(first["epoch"]), "rmsd_at_t_theta": float(first.get("rmsd", np.nan))}
 
 
+def training_epochs(history: pd.DataFrame) -> pd.DataFrame:
+    """The rows of trained epochs (epoch >= 1), in order: a table's epoch-0 row holds
+    no loss, but a NaN loss of a trained epoch is data (the run blew up) and stays."""
+    return history[history["epoch"] >= 1].sort_values("epoch")
+
+
+def _minimum(h: pd.DataFrame, column: str) -> Tuple[float, float]:
+    """(epoch, value) of the lowest finite value of `column`; NaNs when there is none."""
+    values = h[column].to_numpy(dtype=np.float64) if column in h else np.array([])
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.nan, np.nan
+    best = int(np.argmin(np.where(finite, values, np.inf)))
+    return float(h["epoch"].iloc[best]), float(values[best])
+
+
 def regimes(history: pd.DataFrame, jump_ratio: float = 3.0, persist_fraction: float = 0.9) -> Dict[str, float]:
     """Fig. 2c-d: epochs of the minimum train and test loss, the divergence epoch
-    (NaN if none; see divergence_epoch), and the minimum losses."""
-    h = history.dropna(subset=["loss"])
-    train_best = h.loc[h["loss"].idxmin()]
-    out = {"epoch_min_train_loss": float(train_best["epoch"]), "min_train_loss": float(train_best["loss"])}
+    (NaN if none; see divergence_epoch, where a NaN or infinite loss counts as
+    diverged), and the minimum losses (over finite values)."""
+    h = training_epochs(history)
+    out = dict(zip(("epoch_min_train_loss", "min_train_loss"), _minimum(h, "loss")))
     if "test_loss" in h and h["test_loss"].notna().any():
-        test_best = h.loc[h["test_loss"].idxmin()]
-        out.update(epoch_min_test_loss=float(test_best["epoch"]), min_test_loss=float(test_best["test_loss"]))
-    div = divergence_epoch(h["epoch"].to_numpy(), h["loss"].to_numpy(), jump_ratio, persist_fraction)
+        out.update(zip(("epoch_min_test_loss", "min_test_loss"), _minimum(h, "test_loss")))
+    div = divergence_epoch(h["epoch"].to_numpy(), h["loss"].to_numpy(dtype=np.float64), jump_ratio,
+                           persist_fraction)
     out["divergence_epoch"] = np.nan if div is None else float(div)
     return out

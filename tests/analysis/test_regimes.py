@@ -39,6 +39,25 @@ class RegimesTest(tf.test.TestCase):
         loss = np.concatenate([np.geomspace(2.0, 0.1, 30), np.full(20, np.nan)])
         self.assertEqual(regimes.divergence_epoch(np.arange(1, 51), loss), 31)
 
+    def test_a_run_whose_loss_becomes_nan_or_inf_diverged_where_it_did(self):
+        """The history as train writes it (NaN/inf rows kept) and as a sweep table has it
+        (with an epoch-0 row that holds no loss): both give the first non-finite epoch."""
+        for bad in (np.nan, np.inf):
+            loss = np.concatenate([np.geomspace(2.0, 0.1, 30), np.full(20, bad)])
+            frame = history(loss, test_loss=np.where(np.isfinite(loss), loss + 0.1, bad))
+            with_epoch_0 = pd.concat([pd.DataFrame({"epoch": [0], "rmsd": [0.0]}), frame], ignore_index=True)
+            for table in (frame, with_epoch_0):
+                result = regimes.regimes(table)
+                self.assertEqual(result["divergence_epoch"], 31, msg=bad)
+                self.assertEqual(result["epoch_min_train_loss"], 30)
+                self.assertNear(result["min_train_loss"], 0.1, 1e-12)
+                self.assertEqual(result["epoch_min_test_loss"], 30)
+
+    def test_a_run_that_is_nan_from_the_start(self):
+        result = regimes.regimes(history(np.full(10, np.nan)))
+        self.assertTrue(np.isnan(result["min_train_loss"]))
+        self.assertEqual(result["divergence_epoch"], 1)
+
     def test_steady_training_never_diverges(self):
         self.assertIsNone(regimes.divergence_epoch(np.arange(1, 101), np.geomspace(2, 1e-4, 100)))
 

@@ -156,6 +156,9 @@ class MeasureConfig:
                                measure=True)
     correlations: bool = setting(True, "Log forward/backward kernel correlations (paper 002 eqs. 5-6) each "
                                  "epoch.", measure=True)
+    correlation: str = setting("pearson", "Similarity of two kernel slices in the correlations: pearson (the "
+                               "authors' code, centred) or cosine (the paper's eqs. 5-6, uncentred); "
+                               "analysis/correlations.py.", choices=("pearson", "cosine"), measure=True)
     perturbation_layers: str = setting("", "Log the symmetry-breaking perturbation norm of these layers' "
                                        "activations and gradients (paper 002 App. G): '' off, 'auto' (the "
                                        "model's feature layers) or comma-separated layer names.", measure=True)

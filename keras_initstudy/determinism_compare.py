@@ -59,13 +59,13 @@ def final_weights(run_dir: str):
     return {variable_name(model, v): v.numpy() for v in model.trainable_weights}
 
 
-def stage_correlations(weights: dict) -> dict:
+def stage_correlations(weights: dict, kind: str = "pearson") -> dict:
     """Minimum and mean forward correlation of the hidden kernels of each stage
     (MLP: of each hidden layer); the output layer is left out."""
     by_stage = {}
     for name, kernel in weights.items():
         if kernel.ndim >= 2 and not name.startswith("output/"):
-            by_stage.setdefault(correlations.stage_of(name), []).append(correlations.forward(kernel))
+            by_stage.setdefault(correlations.stage_of(name), []).append(correlations.forward(kernel, kind))
     out = {}
     for stage, values in by_stage.items():
         out[f"fwd_corr_min/{stage}"] = float(np.min(values))
@@ -89,7 +89,7 @@ def compare(base: config_lib.ExperimentConfig, mechanisms, repeats: int, dropout
         histories = [read_history(rundir.history_path(d)) for d in run_dirs]
         row = {"mechanism": mechanism, "bit_identical": all(d == 0.0 for d in diffs),
                "max_abs_diff": max(diffs)}
-        row.update(stage_correlations(weights[0]))
+        row.update(stage_correlations(weights[0], base.measure.correlation))
         for repeat, history in enumerate(histories, start=1):
             row[f"train_accuracy_r{repeat}"] = float(history[-1]["accuracy"])
             row[f"test_accuracy_r{repeat}"] = float(history[-1]["test_accuracy"])

@@ -91,7 +91,7 @@ def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConf
             reference, every_steps=m.rmsd_every_steps,
             steps_csv=rundir.rmsd_steps_path(run_dir) if m.rmsd_every_steps else None))
     if m.correlations:
-        found.append(callbacks_lib.CorrelationLogger(spec.kernel_variables()))
+        found.append(callbacks_lib.CorrelationLogger(spec.kernel_variables(), m.correlation))
     if m.perturbation_layers and data is not None:
         layers = list(spec.features) if m.perturbation_layers == "auto" else m.perturbation_layers.split(",")
         unknown = [n for n in layers if n not in {layer.name for layer in spec.model.layers}]

@@ -10,24 +10,26 @@ import keras
 from keras_initstudy.analysis import correlations
 
 
-def kernel_correlations(kernels: dict) -> dict:
-    """{'corr_fwd/<layer>': ..., 'corr_bwd/<layer>': ...} for {'<layer>/kernel': variable}."""
+def kernel_correlations(kernels: dict, kind: str = "pearson") -> dict:
+    """{'corr_fwd/<layer>': ..., 'corr_bwd/<layer>': ...} for {'<layer>/kernel': variable};
+    `kind` is pearson (the authors' code) or cosine (the paper's text)."""
     values = {}
     for name, variable in kernels.items():
         kernel = variable.numpy()
         layer = name.rsplit("/", 1)[0]
-        values[f"corr_fwd/{layer}"] = correlations.forward(kernel)
-        values[f"corr_bwd/{layer}"] = correlations.backward(kernel)
+        values[f"corr_fwd/{layer}"] = correlations.forward(kernel, kind)
+        values[f"corr_bwd/{layer}"] = correlations.backward(kernel, kind)
     return values
 
 
 class CorrelationLogger(keras.callbacks.Callback):
     """Logs the correlations of the kernels a ModelSpec names (spec.kernel_variables())."""
 
-    def __init__(self, kernels: dict):
+    def __init__(self, kernels: dict, kind: str = "pearson"):
         super().__init__()
         self.kernels = kernels
+        self.kind = kind
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs.update(kernel_correlations(self.kernels))
+            logs.update(kernel_correlations(self.kernels, self.kind))

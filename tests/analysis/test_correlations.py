@@ -1,4 +1,5 @@
-"""Forward/backward correlations, paper 002 eqs. (5)-(6) and the cases §4.1 lists."""
+"""Forward/backward correlations: the paper's cosine (eqs. 5-6 and the cases §4.1
+lists) and the authors' code's Pearson (checked against np.corrcoef, NaN -> 1)."""
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
@@ -8,16 +9,45 @@ from keras_initstudy.analysis import correlations
 
 class CorrelationTest(tf.test.TestCase, parameterized.TestCase):
 
-    @parameterized.parameters(((3, 3, 64, 64),), ((300, 200),))
-    def test_random_gaussian_kernels_are_near_zero(self, shape):
+    @parameterized.product(shape=[(3, 3, 64, 64), (300, 200)], kind=correlations.KINDS)
+    def test_random_gaussian_kernels_are_near_zero(self, shape, kind):
         kernel = np.random.default_rng(0).normal(size=shape)
-        self.assertLess(abs(correlations.forward(kernel)), 0.01)
-        self.assertLess(abs(correlations.backward(kernel)), 0.01)
+        self.assertLess(abs(correlations.forward(kernel, kind)), 0.01)
+        self.assertLess(abs(correlations.backward(kernel, kind)), 0.01)
 
-    @parameterized.parameters((np.full((3, 3, 8, 16), 0.37),), (np.zeros((3, 3, 8, 16)),), (np.ones((5, 7)),))
-    def test_constant_and_zero_kernels_are_fully_correlated(self, kernel):
-        self.assertEqual(correlations.forward(kernel), 1.0)
-        self.assertEqual(correlations.backward(kernel), 1.0)
+    @parameterized.product(kernel=[np.full((3, 3, 8, 16), 0.37), np.zeros((3, 3, 8, 16)), np.ones((5, 7))],
+                           kind=correlations.KINDS)
+    def test_constant_and_zero_kernels_are_fully_correlated(self, kernel, kind):
+        self.assertEqual(correlations.forward(kernel, kind), 1.0)
+        self.assertEqual(correlations.backward(kernel, kind), 1.0)
+
+    @parameterized.parameters((0,), (1,), (2,))
+    def test_pearson_is_the_authors_corrcoef_mean_of_the_lower_triangle(self, seed):
+        """correlation.py: B = np.corrcoef(A); B[isnan(B)] = 1; sum(tril(B, -1)) / (n (n - 1) / 2).
+        Rows with a shared offset, scaled copies, anti-copies and exactly constant rows."""
+        rng = np.random.default_rng(seed)
+        rows = rng.normal(size=(12, 9)) + rng.normal(size=(12, 1)) * 3
+        rows[3] = 2.5 * rows[1] + 7.0            # Pearson 1, cosine not
+        rows[4] = -rows[2]                       # Pearson -1
+        rows[5], rows[6] = 0.0, 0.25             # constant: NaN in np.corrcoef -> 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expected = np.corrcoef(rows)
+        expected[np.isnan(expected)] = 1.0
+        n = len(rows)
+        expected = np.sum(np.tril(expected, -1)) / (n * (n - 1) / 2)
+        self.assertNear(correlations.mean_pairwise(rows, "pearson"), expected, 1e-12)
+        self.assertGreater(abs(correlations.mean_pairwise(rows, "cosine") - expected), 0.05)
+
+    def test_pearson_and_cosine_differ_where_centring_matters(self):
+        """One-hot filters: cosine 0 (orthogonal), Pearson -1/(d - 1); an offset makes
+        cosine near 1 and leaves Pearson unchanged."""
+        self.assertNear(correlations.forward(np.eye(16), "pearson"), -1 / 15, 1e-12)
+        self.assertNear(correlations.forward(np.eye(16) + 5.0, "pearson"), -1 / 15, 1e-12)
+        self.assertGreater(correlations.forward(np.eye(16) + 5.0, "cosine"), 0.99)
+
+    def test_unknown_kind(self):
+        with self.assertRaisesRegex(ValueError, "pearson"):
+            correlations.forward(np.eye(3), "spearman")
 
     def test_replicated_filters(self):
         """U unique orthogonal filters, each replicated r times: rho_fwd = (r - 1) / (U r - 1);
@@ -25,13 +55,13 @@ class CorrelationTest(tf.test.TestCase, parameterized.TestCase):
         unique, r = 8, 4
         filters = np.repeat(np.eye(unique, 20), r, axis=0)  # (U r, 20) rows
         kernel = filters.T.reshape(4, 5, 1, unique * r)  # output channels last
-        self.assertNear(correlations.forward(kernel), (r - 1) / (unique * r - 1), 1e-12)
+        self.assertNear(correlations.forward(kernel, "cosine"), (r - 1) / (unique * r - 1), 1e-12)
 
     def test_orthogonal_is_zero_and_identity_replication(self):
-        self.assertNear(correlations.forward(np.eye(16)), 0.0, 1e-12)
+        self.assertNear(correlations.forward(np.eye(16), "cosine"), 0.0, 1e-12)
         # Identity expanded to replicate C channels to 2C: pairs (j, j + C) are equal.
         expanded = np.concatenate([np.eye(8), np.eye(8)], axis=1)  # (in 8, out 16)
-        self.assertNear(correlations.forward(expanded), 1 / 15, 1e-12)
+        self.assertNear(correlations.forward(expanded, "cosine"), 1 / 15, 1e-12)
 
     def test_zero_and_nonzero_slices(self):
         rows = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
@@ -44,10 +74,12 @@ class CorrelationTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(correlations.backward_slices(kernel).shape, (3, 20))
         self.assertAllEqual(correlations.forward_slices(kernel)[2], kernel[..., 2].ravel())
 
-    def test_big_layers_are_subsampled(self):
+    @parameterized.parameters(*correlations.KINDS)
+    def test_big_layers_are_subsampled(self, kind):
         rows = np.random.default_rng(1).normal(size=(6000, 10))
-        value = correlations.mean_pairwise_cosine(rows, max_rows=500)
+        value = correlations.mean_pairwise(rows, kind, max_rows=500)
         self.assertLess(abs(value), 0.01)
+        self.assertEqual(value, correlations.mean_pairwise(rows, kind, max_rows=500))  # seeded
 
     def test_stage_names(self):
         self.assertEqual(correlations.stage_of("stage2_block1_conv/kernel"), "stage2")

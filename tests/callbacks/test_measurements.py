@@ -10,7 +10,7 @@ from tensorflow.python.framework import config as tf_config
 
 from tests.class_tempdir import ClassTempDirTestCase
 from keras_initstudy import callbacks, config, masks, rundir, steps, training
-from keras_initstudy.analysis import runs
+from keras_initstudy.analysis import correlations, runs
 from tests import tb_events
 
 
@@ -78,6 +78,19 @@ class MeasuredRunTest(ClassTempDirTestCase):
         layer = np.sqrt(np.mean((w3["hidden_2/kernel"].astype(np.float64) - w0["hidden_2/kernel"]) ** 2))
         self.assertNear(last["rmsd/hidden_2"], layer, 1e-6)
         self.assertTrue(np.all(np.diff(history["rmsd"]) > 0))
+
+    def test_correlations_in_history_are_the_authors_pearson_of_the_snapshot(self):
+        """Default --correlation=pearson (BeyondSigProp correlation.py); cosine is the paper's text."""
+        last = pd.read_csv(rundir.history_path(self.run_dir)).iloc[-1]
+        w3 = runs.load_snapshot(self.run_dir, 3)
+        for layer in ("hidden_1", "hidden_2", "output"):
+            kernel = w3[f"{layer}/kernel"]
+            self.assertNear(last[f"corr_fwd/{layer}"], correlations.forward(kernel, "pearson"), 1e-12)
+            self.assertNear(last[f"corr_bwd/{layer}"], correlations.backward(kernel, "pearson"), 1e-12)
+        values = callbacks.correlations.kernel_correlations({"k/kernel": tf.Variable(w3["hidden_2/kernel"])},
+                                                            "cosine")
+        self.assertNear(values["corr_fwd/k"], correlations.forward(w3["hidden_2/kernel"], "cosine"), 1e-12)
+        self.assertNotAlmostEqual(values["corr_fwd/k"], last["corr_fwd/hidden_2"], places=4)
 
     def test_rmsd_every_k_steps(self):
         steps = pd.read_csv(rundir.rmsd_steps_path(self.run_dir))

@@ -61,6 +61,9 @@ class DataConfig:
                                       between(0.0, 0.5))
     pad_to: int = setting(0, "Zero-pad images to pad_to x pad_to (e.g. 32: 28x28 Fashion-MNIST as the 32x32 "
                           "inputs of paper 001's ResNet-50); 0: as loaded.", at_least(0))
+    normalize: str = setting("none", "per_channel: subtract the training split's per-channel mean and divide by "
+                             "its standard deviation (paper 002's CIFAR-10 code); none: pixels in [0, 1].",
+                             choices=("none", "per_channel"))
 
     __post_init__ = settings.validate_fields
 
@@ -81,6 +84,9 @@ class TrainingConfig:
                                  "60,120,160 (epochs; paper 002) or 500it,2ep.", STEP_LIST)
     lr_factor: float = setting(0.2, "Learning-rate factor at each boundary (paper 002 App. A: 1/5).", positive())
     augment: bool = setting(False, "Pad 4, random crop, horizontal flip (paper 002's CIFAR-10 setting).")
+    augment_padding: str = setting("zeros", "How --augment pads before cropping: zeros (torchvision's RandomCrop "
+                                   "padding=4; open_lth) or reflect (paper 002's code).",
+                                   choices=("zeros", "reflect"))
     mixup: float = setting(0.0, "Mixup Beta(alpha, alpha); 0: off (paper 002 App. A, off by default).",
                            at_least(0.0))
     seed: int = setting(0, "Shorthand for --init_seed and --data_seed.", at_least(0))
@@ -264,9 +270,12 @@ class ExperimentConfig:
     def identity(self) -> Dict[str, Any]:
         """Canonical values of everything that decides what the run computes."""
         values = {"model": self.model_name, "dataset": self.data.dataset}
-        for name in ("validation_split", "pad_to"):  # only when set, so earlier runs keep their hashes
-            if getattr(self.data, name):
+        default_data = DataConfig()
+        for name in ("validation_split", "pad_to", "normalize"):  # only when set: earlier runs keep their hashes
+            if getattr(self.data, name) != getattr(default_data, name):
                 values[name] = getattr(self.data, name)
+        if type(self.model).revision:  # only when set, so other models keep their hashes
+            values["model_revision"] = type(self.model).revision
         values.update({f.name: getattr(self.model, f.name) for f in dataclasses.fields(self.model)
                        if f.metadata.get("hashed", True)})
         values.update(self.training.identity())
@@ -276,6 +285,7 @@ class ExperimentConfig:
         """identity() entries that differ from a default config of the same model."""
         default = type(self)(model=type(self.model)()).identity()
         default["model"] = type(self)().model_name
+        default.pop("model_revision", None)  # a model's revision always counts
         return {k: v for k, v in self.identity().items() if k not in default or default[k] != v}
 
     def run_hash(self) -> str:

@@ -208,10 +208,11 @@ class ChannelAveraging(keras.initializers.Initializer):
 class ChannelMatrix(keras.initializers.Initializer):
     """Paper 002 §5.1 (LeakyNet): a conv kernel factorised as delta kernel x channel
     matrix, times `scale`:
-        'i'          identity (needs C_in == C_out)
+        'i'          identity; when widening (C_out > C_in) output channel j copies
+                     input channel j mod C_in, as the authors' ConstIdentity does
         '1'          averaging, every entry 1/C_in
-        'replicate'  output channel j copies input channel j mod C_in (widening to identical copies)
-    A scale of -1 makes each neuron swap sign (see models/leakynet.py)."""
+        'replicate'  the same matrix as 'i' (the name older saved models use)
+    A negative scale makes each neuron swap sign (see models/leakynet.py)."""
 
     KINDS = ("i", "1", "replicate")
 
@@ -222,10 +223,8 @@ class ChannelMatrix(keras.initializers.Initializer):
         self.scale = float(scale)
 
     def channel_matrix(self, c_in: int, c_out: int) -> np.ndarray:
-        if self.kind == "i":
-            if c_in != c_out:
-                raise ValueError(f"identity channel matrix needs C_in == C_out, got {c_in}, {c_out}")
-            return np.eye(c_in, dtype=np.float32)
+        if self.kind in ("i", "replicate") and c_out < c_in:
+            raise ValueError(f"identity channel matrix needs C_out >= C_in, got {c_in} -> {c_out}")
         if self.kind == "1":
             return np.full((c_in, c_out), 1.0 / c_in, np.float32)
         return (np.arange(c_out)[None, :] % c_in == np.arange(c_in)[:, None]).astype(np.float32)

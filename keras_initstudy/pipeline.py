@@ -28,13 +28,15 @@ def epoch_order(num_examples: int, seed: int, epoch) -> tf.Tensor:
 
 
 PAD = 4  # CIFAR-10 standard augmentation: pad 4, random 32x32 crop, horizontal flip
+PADDINGS = {"zeros": "CONSTANT", "reflect": "REFLECT"}  # REFLECT omits the edge, as PyTorch's F.pad "reflect"
 
 
-def augment_one(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Pad by 4 (zeros), crop back to the original size at a random offset, flip
-    left-right with probability 1/2; stateless, so it depends only on `seed`."""
+def augment_one(image: tf.Tensor, seed: tf.Tensor, padding: str = "zeros") -> tf.Tensor:
+    """Pad by 4 (zeros, or a mirror image of the border as paper 002's code does),
+    crop back to the original size at a random offset, flip left-right with
+    probability 1/2; stateless, so it depends only on `seed`."""
     height, width, channels = image.shape
-    padded = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]])
+    padded = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]], mode=PADDINGS[padding])
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     cropped = tf.image.stateless_random_crop(padded, [height, width, channels], seed=crop_seed)
     return tf.image.stateless_random_flip_left_right(cropped, seed=flip_seed)
@@ -51,7 +53,8 @@ def mixup_batch(images, one_hot, alpha: float, seed):
 
 
 def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end: int,
-                 augment: bool = False, mixup: float = 0.0, num_classes: int = 0) -> tf.data.Dataset:
+                 augment: bool = False, mixup: float = 0.0, num_classes: int = 0,
+                 augment_padding: str = "zeros") -> tf.data.Dataset:
     """The batches of optimizer steps start .. end - 1 (0-based), one shuffled pass per epoch.
 
     Step s is batch s % steps_per_epoch of epoch s // steps_per_epoch, so a stream
@@ -76,7 +79,8 @@ def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end:
         order = tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, epoch)).skip(skip * batch_size)
         if augment:
             examples = order.map(
-                lambda i: (augment_one(tf.gather(images, i), example_seed(epoch, i)), tf.gather(labels, i)),
+                lambda i: (augment_one(tf.gather(images, i), example_seed(epoch, i), augment_padding),
+                           tf.gather(labels, i)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             batches = examples.batch(batch_size)
         else:

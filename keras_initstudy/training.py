@@ -28,13 +28,17 @@ OPTIMIZERS = {
 
 
 def learning_rate(cfg: config_lib.TrainingConfig, steps_per_epoch: int):
-    """A constant, or the step schedule: times lr_factor at each step of lr_boundaries
-    (a bare number there is epochs, as in paper 002's 60,120,160)."""
+    """A constant, or the step schedule: times lr_factor at each step of lr_boundaries (a
+    bare number there is epochs). Update number b (0-based; the first update after b
+    steps) is the first at the new rate: 59 is paper 002's "epoch 60", 1-based, as the
+    authors' loop sets adjust_learning_rate(epoch + 1) before 0-based epoch 59.
+    The optimizer asks for the rate of update b at iterations = b, and Keras's
+    PiecewiseConstantDecay keeps the old value at the boundary step, hence b - 1."""
     boundaries = [s.iteration for s in steps.parse_list(cfg.lr_boundaries, steps_per_epoch)]
     if not boundaries:
         return cfg.learning_rate
     return keras.optimizers.schedules.PiecewiseConstantDecay(
-        boundaries, [cfg.learning_rate * cfg.lr_factor ** i for i in range(len(boundaries) + 1)])
+        [b - 1 for b in boundaries], [cfg.learning_rate * cfg.lr_factor ** i for i in range(len(boundaries) + 1)])
 
 
 def make_optimizer(cfg: config_lib.TrainingConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
@@ -127,9 +131,11 @@ def probe_batch(cfg: config_lib.ExperimentConfig, data: datasets.Dataset):
 
 
 def load_data(cfg: config_lib.ExperimentConfig, dataset: Optional[datasets.Dataset] = None) -> datasets.Dataset:
-    """The run's dataset (`dataset` when the caller holds it), padded by --pad_to, with
-    --validation_split held out."""
+    """The run's dataset (`dataset` when the caller holds it), normalised by --normalize,
+    padded by --pad_to, with --validation_split held out."""
     data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
+    if cfg.data.normalize == "per_channel":
+        data = datasets.normalize_channels(data)
     if cfg.data.pad_to:
         data = datasets.pad_to(data, cfg.data.pad_to)
     if cfg.data.validation_split:
@@ -249,7 +255,7 @@ def fit_into(run_dir: str, cfg: config_lib.ExperimentConfig, model: keras.Model,
 
     def stream(a, b):
         return pipeline.train_stream(data.train, t.batch_size, t.seeds.data, a, b, augment=t.augment,
-                                     mixup=t.mixup, num_classes=one_hot_classes)
+                                     mixup=t.mixup, num_classes=one_hot_classes, augment_padding=t.augment_padding)
 
     loop.train_steps(
         model, stream, start, end.iteration, steps_per_epoch,

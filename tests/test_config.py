@@ -9,6 +9,7 @@ from absl.testing import parameterized
 
 from keras_initstudy import config, flagdefs, initializers, models, rundir, settings
 from keras_initstudy.datasets import base as datasets_base
+from keras_initstudy.models import resnet
 
 MLP_ONLY = ("width", "depth", "activation", "mask", "mask_layer", "bias_initializer")
 
@@ -29,6 +30,16 @@ class IdentityTest(tf.test.TestCase):
         self.assertEqual(config.HASH_VERSION, 2)
         self.assertEqual(config.ExperimentConfig().run_hash(), "6f1ce07a")
         self.assertEqual(config.ExperimentConfig().replace(width=512, seed=3).run_hash(), "291b92ec")
+
+    def test_a_rebuilt_model_gets_new_run_names(self):
+        """ConstNet and LeakyNet were rebuilt as the authors' code builds them (revision 1): their runs
+        are renamed so an old run directory is never resumed with the new graph; other models keep theirs."""
+        for name in ("constnet", "leakynet"):
+            cfg = config.ExperimentConfig().replace(model=name)
+            self.assertEqual(cfg.non_default_identity()["model_revision"], 1)
+            self.assertEqual(config.ExperimentConfig().replace(model=name, correlation="cosine").run_hash(),
+                             cfg.run_hash())
+        self.assertNotIn("model_revision", config.ExperimentConfig().replace(model="resnet").identity())
 
     def test_only_settings_that_change_the_run_count(self):
         base = config.ExperimentConfig()
@@ -89,8 +100,10 @@ class ValidationTest(tf.test.TestCase, parameterized.TestCase):
             config.ExperimentConfig().replace(widht=3)
         with self.assertRaisesRegex(settings.ConfigError, "width does not apply to model constnet"):
             config.ExperimentConfig().replace(model="constnet", width=3)
-        with self.assertRaisesRegex(settings.ConfigError, "leakynet needs an even num_blocks"):
+        with self.assertRaisesRegex(settings.ConfigError, "1 \\+ 3 letters"):
             config.ExperimentConfig().replace(model="leakynet", num_blocks=3)
+        with self.assertRaisesRegex(settings.ConfigError, "multiple of 3"):
+            config.ExperimentConfig().replace(model="constnet", num_blocks=4)
 
     def test_a_config_is_valid_whenever_it_exists(self):
         with self.assertRaises(settings.ConfigError):
@@ -100,9 +113,10 @@ class ValidationTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_changing_model_starts_from_its_defaults(self):
         cfg = config.ExperimentConfig().replace(dropout=0.3)
-        wrn = cfg.replace(model="wrn")
-        self.assertEqual((wrn.model.kernel_initializer, wrn.model.dropout), ("he_normal", 0.0))
-        self.assertEqual(cfg.replace(model="wrn", dropout=0.2).model.dropout, 0.2)
+        convnet = cfg.replace(model="wide_resnet")
+        self.assertEqual((convnet.model.wrn_depth, convnet.model.dropout), (28, 0.0))
+        self.assertEqual(cfg.replace(model="wide_resnet", dropout=0.2).model.dropout, 0.2)
+        self.assertEqual(cfg.replace(model="resnet").model.kernel_initializer, resnet.KAIMING_NORMAL)
 
     def test_defaults_are_paper_000s(self):
         cfg = config.ExperimentConfig()
@@ -129,13 +143,14 @@ class FlagsTest(tf.test.TestCase):
                 self.assertTrue(fv[name].help)
         self.assertEqual(fv["width"].default, 256)
         self.assertEqual(fv["learning_rate"].default, 0.1)
-        self.assertIsNone(fv["kernel_initializer"].default)  # glorot_uniform for mlp, he_normal for wrn
+        self.assertIsNone(fv["kernel_initializer"].default)  # glorot_uniform for mlp, kaiming for resnet
         self.assertIn("mlp: glorot_uniform", fv["kernel_initializer"].help)
 
     def test_unset_per_model_flags_take_the_models_default(self):
         self.assertEqual(flagdefs.config_from_flags(parse()).model.kernel_initializer, "glorot_uniform")
-        self.assertEqual(flagdefs.config_from_flags(parse("--model=wrn")).model.kernel_initializer, "he_normal")
-        self.assertEqual(flagdefs.config_from_flags(parse("--model=wrn", "--kernel_initializer=zeros"))
+        self.assertEqual(flagdefs.config_from_flags(parse("--model=resnet")).model.kernel_initializer,
+                         resnet.KAIMING_NORMAL)
+        self.assertEqual(flagdefs.config_from_flags(parse("--model=resnet", "--kernel_initializer=zeros"))
                          .model.kernel_initializer, "zeros")
 
     def test_validators_are_the_fields_checks(self):
@@ -160,8 +175,9 @@ class FlagsTest(tf.test.TestCase):
         for cfg in (config.ExperimentConfig().replace(width=17, nondeterminism="deterministic", download=False,
                                                       learning_rate=0.05, data_dir="/d", experiment="x",
                                                       init_seed=4, steps=30),
-                    config.ExperimentConfig().replace(model="wrn", widen_factor=2,
-                                                      kernel_initializer="variance_scaling(scale=2.0)")):
+                    config.ExperimentConfig().replace(model="resnet", resnet_width=2,
+                                                      kernel_initializer="variance_scaling(scale=2.0)"),
+                    config.ExperimentConfig().replace(model="leakynet", channel_init="1_ii_11_ii", num_blocks=6)):
             with self.subTest(cfg.model_name):
                 folder = os.path.join(self.get_temp_dir(), cfg.model_name)
                 rundir.write_settings(folder, cfg)
@@ -194,10 +210,10 @@ class InitializerSpecTest(tf.test.TestCase, parameterized.TestCase):
         self.assertNotAllEqual(draw, initializers.from_spec("random_normal(mean=3.0, stddev=0.5)", seed=2)(
             (200, 200)).numpy())
 
-    @parameterized.parameters("mlp", "wrn")
+    @parameterized.parameters("mlp", "resnet")
     def test_every_model_with_an_initializer_takes_parameters(self, model):
         cfg = config.ExperimentConfig().replace(model=model, kernel_initializer="random_normal(stddev=0.5)",
-                                                **({"widen_factor": 1, "num_blocks": 3} if model == "wrn" else {}))
+                                                **({"resnet_width": 2, "resnet_depth": 8} if model == "resnet" else {}))
         spec = models.build(cfg.model, INFO, cfg.training.seeds)
         first = spec.kernel(spec.kernels[0]).numpy()
         self.assertNear(float(np.std(first)), 0.5, 0.15)

@@ -2,6 +2,7 @@
 startable at any optimizer step."""
 import numpy as np
 import tensorflow as tf
+from absl.testing import parameterized
 
 from keras_initstudy import pipeline
 from keras_initstudy.datasets import base
@@ -77,7 +78,7 @@ class MidEpochStartTest(tf.test.TestCase):
             pipeline.train_stream(split(10), 4, 0, 5, 2)
 
 
-class AugmentAndMixupTest(tf.test.TestCase):
+class AugmentAndMixupTest(tf.test.TestCase, parameterized.TestCase):
 
     def images(self, n=6):
         return base.Split(images=np.random.default_rng(0).random((n, 8, 8, 3), dtype=np.float32),
@@ -95,13 +96,32 @@ class AugmentAndMixupTest(tf.test.TestCase):
         plain = [x.numpy() for x, _ in pipeline.train_stream(split, 6, 1, 0, 1)][0]
         self.assertNotAllEqual(a[0], plain)
 
-    def test_augment_is_a_shifted_and_maybe_flipped_copy(self):
+    @parameterized.parameters(("zeros", "constant"), ("reflect", "reflect"))
+    def test_augment_is_a_shifted_and_maybe_flipped_copy(self, padding, numpy_mode):
+        """zeros: torchvision's RandomCrop(padding=4); reflect: paper 002's F.pad(mode='reflect'),
+        which mirrors without repeating the edge (numpy's 'reflect')."""
         image = np.random.default_rng(2).random((8, 8, 1), dtype=np.float32)
-        out = pipeline.augment_one(tf.constant(image), tf.constant([3, 4], tf.int64)).numpy()
-        padded = np.pad(image, ((4, 4), (4, 4), (0, 0)))
+        padded = np.pad(image, ((4, 4), (4, 4), (0, 0)), mode=numpy_mode)
         candidates = [padded[i:i + 8, j:j + 8] for i in range(9) for j in range(9)]
         candidates += [c[:, ::-1] for c in candidates]
-        self.assertTrue(any(np.array_equal(out, c) for c in candidates))
+        corners = 0
+        for seed in range(40):
+            out = pipeline.augment_one(tf.constant(image), tf.constant([3, seed], tf.int64), padding).numpy()
+            self.assertTrue(any(np.array_equal(out, c) for c in candidates), msg=seed)
+            corners += int(np.array_equal(out, candidates[0]) or np.array_equal(out, candidates[81]))
+        self.assertLess(corners, 40)
+
+    def test_per_channel_normalisation_uses_the_training_split(self):
+        rng = np.random.default_rng(3)
+        scale = np.array([0.1, 0.2, 0.3], np.float32)
+        train = base.Split(images=(rng.random((50, 4, 4, 3)) * scale).astype(np.float32), labels=np.zeros(50, np.int64))
+        test = base.Split(images=np.full((5, 4, 4, 3), 0.5, np.float32), labels=np.zeros(5, np.int64))
+        data = base.normalize_channels(base.Dataset(train, test, base.DatasetInfo("t", 2, (4, 4, 3), ("a", "b"))))
+        flat = data.train.images.reshape(-1, 3).astype(np.float64)
+        self.assertAllClose(flat.mean(axis=0), np.zeros(3), atol=1e-6)
+        self.assertAllClose(flat.std(axis=0), np.ones(3), atol=1e-5)
+        raw = train.images.reshape(-1, 3).astype(np.float64)
+        self.assertAllClose(data.test.images[0, 0, 0], (0.5 - raw.mean(axis=0)) / raw.std(axis=0), rtol=1e-5)
 
     def test_mixup_mixes_images_and_one_hot_labels_alike(self):
         split = self.images()

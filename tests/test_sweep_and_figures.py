@@ -61,8 +61,8 @@ class GridTest(tf.test.TestCase):
         self.assertEqual({c.training.augment for c in configs}, {True, False})
 
     def test_axes_over_models(self):
-        configs = grid.expand(config.ExperimentConfig(), grid.parse_axes(["model=constnet,wrn", "seed=0,1"]))
-        self.assertEqual([c.model_name for c in configs], ["constnet", "constnet", "wrn", "wrn"])
+        configs = grid.expand(config.ExperimentConfig(), grid.parse_axes(["model=constnet,constnet_he", "seed=0,1"]))
+        self.assertEqual([c.model_name for c in configs], ["constnet", "constnet", "constnet_he", "constnet_he"])
 
     def test_bad_axes_fail_before_anything_runs(self):
         base = config.ExperimentConfig()

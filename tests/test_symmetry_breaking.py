@@ -137,6 +137,26 @@ class TrainingOptionsTest(tf.test.TestCase):
         self.assertNear(float(schedule(45)), 0.004, 1e-7)
         self.assertEqual(training.learning_rate(config.TrainingConfig(learning_rate=0.3), 10), 0.3)
 
+    def test_the_first_update_after_a_boundary_uses_the_new_rate(self):
+        """Paper 002: lr / 5 from 1-based epoch 60 on (train.py: adjust_learning_rate(epoch + 1) >= 60),
+        i.e. --lr_boundaries=59: with 3 steps per epoch, updates 0..176 at 0.03, update 177 on at 0.006.
+        Checked on the updates the optimizer applies, not only on the schedule."""
+        cfg = config.TrainingConfig(learning_rate=0.03, lr_boundaries="59,119", lr_factor=0.2)
+        schedule = training.learning_rate(cfg, steps_per_epoch=3)
+        self.assertNear(float(schedule(176)), 0.03, 1e-9)
+        self.assertNear(float(schedule(177)), 0.006, 1e-9)
+        self.assertNear(float(schedule(356)), 0.006, 1e-9)
+        self.assertNear(float(schedule(357)), 0.0012, 1e-9)
+        optimizer = training.make_optimizer(config.TrainingConfig(learning_rate=1.0, lr_boundaries="2it,3it",
+                                                                  lr_factor=0.5), steps_per_epoch=10)
+        w = keras.Variable(np.zeros(1, np.float32))
+        steps_taken = []
+        for _ in range(4):
+            before = float(w.numpy()[0])
+            optimizer.apply_gradients([(tf.constant([-1.0]), w)])
+            steps_taken.append(float(w.numpy()[0]) - before)
+        self.assertAllClose(steps_taken, [1.0, 1.0, 0.5, 0.25])
+
     def test_mixed_precision_mixup_and_augmentation_run(self):
         cfg = config.ExperimentConfig().replace(width=8, epochs=1, dtype="mixed_float16", mixup=0.2, augment=True,
                                                 snapshots="none", output_dir=self.get_temp_dir())

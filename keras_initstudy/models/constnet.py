@@ -1,124 +1,167 @@
-"""ConstNet and its He-initialised Wide-ResNet twin (paper 002 §2.2, App. A).
+"""ConstNet and ConstNet He (paper 002 §2.2, App. A), built as the authors' model.py builds them.
 
-    image -> conv3x3 (16 ch; averages the input channels: identical features)
-          -> 3 stages; each: widening conv1x1 (to 16k, 32k, 64k channels; stride 1, 2, 2;
-             every entry 1/C_in, an averaging) then blocks x + conv3x3(relu(bn(x)))
-             with the conv initialised to zero (a single conv per block, activation first)
-          -> bn -> relu -> global average pooling -> Dense (zero) -> softmax
+    image -> stem conv3x3 (16 channels)
+          -> 3 stages of num_blocks / 3 blocks (widths 16k, 32k, 64k; the first block of a
+             stage has stride 1, 2, 2). A block, activation first (App. A):
+                 a = bn(x);  h = conv3x3(relu(a))  [-> dropout]
+                 out = x + h                       if the block keeps the width
+                 out = conv1x1_stride(a) + h       if it widens (the stage's first block)
+          -> relu -> global average pooling -> Dense (zero)
 
-`init='he'` gives the same graph He-initialised (the paper's Wide-ResNet
-baseline). Blocks are spread over the stages as evenly as possible (12 -> 4, 4,
-4). Dropout, when asked for, follows every conv, the first included (App. I: the
-first layer is where dropout must act to break the first symmetry).
+ConstNet (`init='const'`): the stem and every 1x1 shortcut average their input
+channels (every centre tap 1/C_in: identical features), every 3x3 block conv is
+zero (each block is skippable at init). ConstNet He (`init='he'`, the code's
+random variant): every conv drawn from N(0, gain^2 / fan_out) with fan_out =
+k*k*C_out, gain^2 = 2 for the block convs and 1 for the stem and the shortcuts;
+the final Dense stays zero. Depth as the code counts it is 3 * blocks + 4
+(12 blocks: depth 16; 17,115,354 trainable parameters at k = 10 on CIFAR-10).
+
+Dropout (rate `dropout`) follows each block's 3x3 conv, as the authors' Table 1
+run (--droprate) applies it; `dropout_stem` also drops after the stem (their
+--dropl1; App. I's "dropout on all layers").
+
+Departures from model.py, by design: its blocks hold three scalar parameters
+(`scale`, two `biases`) that the batch-norm path never uses (not built here:
+36 parameters at 12 blocks); without batch norm the code switches to a Fixup
+path with those scalars, while `batch_norm=False` here only drops the batch
+norms. Its NetworkBlock runs every stage twice per forward pass, so in training
+each batch norm's running averages are updated twice per step: PyTorch momentum
+0.1 applied twice is Keras momentum 0.9^2 = 0.81 (`batch_norm_momentum`, set
+by the _as_released flagfile).
 """
 import dataclasses
-from typing import Optional, Tuple
+from typing import ClassVar, Optional, Tuple
 
 import keras
 
-from keras_initstudy import initializers, seeds
-from keras_initstudy.models.mlp import DROPOUT, INITIALIZER
+from keras_initstudy import initializers, seeds, settings
+from keras_initstudy.models.mlp import DROPOUT
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
-from keras_initstudy.settings import at_least, setting
+from keras_initstudy.settings import at_least, between, setting
 
 STEM_CHANNELS = 16
+STAGE_WIDTHS = (16, 32, 64)
+STAGE_STRIDES = (1, 2, 2)
 # PyTorch's BatchNorm2d defaults (the authors' code is PyTorch): running averages
 # updated with weight 0.1 (Keras momentum 0.9, not Keras's 0.99), epsilon 1e-5.
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 
 
-def batch_norm_layer(name: str) -> keras.layers.BatchNormalization:
-    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
-STAGE_WIDTHS = (16, 32, 64)
-STAGE_STRIDES = (1, 2, 2)
+def batch_norm_layer(name: str, momentum: float = BN_MOMENTUM) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(momentum=momentum, epsilon=BN_EPSILON, name=name)
 
 
-def blocks_per_stage(num_blocks: int):
-    base, extra = divmod(num_blocks, len(STAGE_WIDTHS))
-    return [base + (1 if s < extra else 0) for s in range(len(STAGE_WIDTHS))]
+def blocks_per_stage(num_blocks: int) -> int:
+    """The code's n = (depth - 4) / 3 blocks in each of the three stages."""
+    if num_blocks < len(STAGE_WIDTHS) or num_blocks % len(STAGE_WIDTHS):
+        raise ValueError(f"num_blocks must be a positive multiple of 3 (one stage each), got {num_blocks}")
+    return num_blocks // len(STAGE_WIDTHS)
 
 
-def _maybe_dropout(x, rate, name, data_seed=0):
-    return keras.layers.Dropout(rate, name=name, seed=seeds.derive(data_seed, name))(x) if rate else x
+def stage_plan(num_blocks: int, widen_factor: int):
+    """(stage, block, in_channels, out_channels, stride) for every block, in order."""
+    channels = STEM_CHANNELS
+    for stage, (width, stride) in enumerate(zip(STAGE_WIDTHS, STAGE_STRIDES), start=1):
+        for block in range(1, blocks_per_stage(num_blocks) + 1):
+            out = width * widen_factor
+            yield stage, block, channels, out, stride if block == 1 else 1
+            channels = out
 
 
-def _norm_relu(x, batch_norm, name):
-    if batch_norm:
-        x = batch_norm_layer(f"{name}_bn")(x)
-    return keras.layers.ReLU(name=f"{name}_relu")(x)
+def dropout_layer(rate: float, name: str, data_seed: int) -> keras.layers.Dropout:
+    return keras.layers.Dropout(rate, name=name, seed=seeds.derive(data_seed, name))
+
+
+def he_fan_out(gain_squared: float, seed: int) -> keras.initializers.Initializer:
+    """N(0, gain^2 / fan_out), fan_out = k*k*C_out: the code's `normal_(0, gain * sqrt(1 / k))`."""
+    return keras.initializers.VarianceScaling(scale=gain_squared, mode="fan_out",
+                                              distribution="untruncated_normal", seed=seed)
 
 
 def build_constnet(input_shape: Tuple[int, ...], num_classes: int, widen_factor: int = 10,
                    num_blocks: int = 12, batch_norm: bool = True, dropout: float = 0.0,
-                   init: str = "const", name: Optional[str] = None, kernel_initializer: str = "he_normal",
+                   dropout_stem: bool = False, init: str = "const",
+                   batch_norm_momentum: float = BN_MOMENTUM, name: Optional[str] = None,
                    init_seed: int = 0, data_seed: Optional[int] = None) -> keras.Model:
-    """`init='const'`: ConstNet; `init='he'`: the same graph with every conv drawn
-    by `kernel_initializer` (seeded per layer from init_seed) and a Glorot output."""
+    """ConstNet (`init='const'`) or ConstNet He (`init='he'`); see the module docstring."""
     if init not in ("const", "he"):
         raise ValueError(f"init must be 'const' or 'he', got {init!r}")
     const = init == "const"
     data_seed = init_seed if data_seed is None else data_seed
 
-    def conv(channels, size, stride, const_init, layer_name):
-        init_ = const_init if const else initializers.from_spec(
-            kernel_initializer, seeds.derive(init_seed, layer_name, "kernel"))
+    def conv(channels, size, stride, const_init, gain_squared, layer_name):
+        init_ = const_init if const else he_fan_out(gain_squared, seeds.derive(init_seed, layer_name, "kernel"))
         return keras.layers.Conv2D(channels, size, strides=stride, padding="same", use_bias=False,
                                    kernel_initializer=init_, name=layer_name)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = conv(STEM_CHANNELS, 3, 1, initializers.ChannelAveraging(), "stem_conv")(inputs)
-    x = _maybe_dropout(x, dropout, "stem_dropout", data_seed)
-    for stage, (width, stride, count) in enumerate(
-            zip(STAGE_WIDTHS, STAGE_STRIDES, blocks_per_stage(num_blocks)), start=1):
-        x = conv(width * widen_factor, 1, stride, initializers.ChannelAveraging(), f"stage{stage}_widen")(x)
-        for b in range(1, count + 1):
-            prefix = f"stage{stage}_block{b}"
-            h = _norm_relu(x, batch_norm, prefix)
-            h = conv(width * widen_factor, 3, 1, "zeros", f"{prefix}_conv")(h)
-            h = _maybe_dropout(h, dropout, f"{prefix}_dropout", data_seed)
-            x = keras.layers.Add(name=f"{prefix}_add")([x, h])
-    x = _norm_relu(x, batch_norm, "final")
+    x = conv(STEM_CHANNELS, 3, 1, initializers.ChannelAveraging(), 1.0, "stem_conv")(inputs)
+    if dropout and dropout_stem:
+        x = dropout_layer(dropout, "stem_dropout", data_seed)(x)
+    for stage, block, c_in, c_out, stride in stage_plan(num_blocks, widen_factor):
+        prefix = f"stage{stage}_block{block}"
+        a = batch_norm_layer(f"{prefix}_bn", batch_norm_momentum)(x) if batch_norm else x
+        h = keras.layers.ReLU(name=f"{prefix}_relu")(a)
+        h = conv(c_out, 3, stride, "zeros", 2.0, f"{prefix}_conv")(h)
+        if dropout:
+            h = dropout_layer(dropout, f"{prefix}_dropout", data_seed)(h)
+        shortcut = x if c_in == c_out and stride == 1 else conv(
+            c_out, 1, stride, initializers.ChannelAveraging(), 1.0, f"{prefix}_shortcut")(a)
+        x = keras.layers.Add(name=f"{prefix}_add")([shortcut, h])
+    x = keras.layers.ReLU(name="final_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    output_init = "zeros" if const else initializers.from_spec(
-        "glorot_uniform", seeds.derive(init_seed, "output", "kernel"))
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="output", dtype="float32",
-                                 kernel_initializer=output_init)(x)
-    return keras.Model(inputs, outputs, name=name or ("constnet" if const else "wrn"))
+                                 kernel_initializer="zeros")(x)
+    return keras.Model(inputs, outputs, name=name or ("constnet" if const else "constnet_he"))
 
 
 def feature_layers(model: keras.Model) -> Tuple[str, ...]:
-    """The stem, every widening conv, and each block's output (paper 002 App. G's probes)."""
-    return tuple(layer.name for layer in model.layers
-                 if layer.name == "stem_conv" or layer.name.endswith(("_widen", "_add", "_b_leaky")))
+    """The stem and each block's output (paper 002 App. G's probes)."""
+    return tuple(layer.name for layer in model.layers if layer.name == "stem_conv" or layer.name.endswith("_add"))
+
+
+NUM_BLOCKS = settings.Check(lambda v: v >= 3 and v % 3 == 0, "must be a positive multiple of 3 (blocks are "
+                            "spread over three stages; depth = blocks + 4)")
 
 
 @dataclasses.dataclass(frozen=True)
-class ConstNetConfig(ModelConfig):
+class WideStagesConfig(ModelConfig):
+    """Settings shared by the paper-002 convnets (three stages of widths 16k, 32k, 64k)."""
+
     widen_factor: int = setting(10, "Widths 16k, 32k, 64k (paper 002 App. A: k = 10).", at_least(1))
-    num_blocks: int = setting(12, "Skippable blocks (paper 002 App. A: 12); LeakyNet: block convs, even.",
-                              at_least(0))
-    batch_norm: bool = setting(True, "Batch norm before each activation (gamma 1, beta 0 at init; "
-                               "paper 002 App. A: on).")
-    dropout: float = setting(0.0, "Dropout rate after every hidden Dense layer (convnets: after every conv).",
-                             DROPOUT)
+    num_blocks: int = setting(12, "Blocks (ConstNet: skippable convs; LeakyNet: block convs), a multiple of 3; "
+                              "the authors' depth is num_blocks + 4 (paper 002: 12, depth 16).", NUM_BLOCKS)
+    batch_norm: bool = setting(True, "Batch norm (gamma 1, beta 0 at init; paper 002 App. A: on).")
+    dropout: float = setting(0.0, "Dropout rate after every hidden Dense layer (convnets: after every block "
+                             "conv).", DROPOUT)
 
 
 @dataclasses.dataclass(frozen=True)
-class WRNConfig(ConstNetConfig):
-    kernel_initializer: str = setting("he_normal", "Initializer of the weights: a Keras name or "
-                                      "name(key=value, ...) (paper 002's WRN baseline: he_normal).", INITIALIZER)
+class ConstNetConfig(WideStagesConfig):
+    revision: ClassVar[int] = 1  # 1: the authors' widening blocks (issue 11); revision-0 runs built another graph
+    dropout_stem: bool = setting(False, "Also drop out after the stem conv (paper 002 App. I's all-layers "
+                                 "dropout; the authors' --dropl1). Off: Table 1's dropout run.")
+    batch_norm_momentum: float = setting(BN_MOMENTUM, "Keras momentum of the batch-norm running averages "
+                                         "(0.9: PyTorch's default; 0.81: the authors' code, which updates them "
+                                         "twice per step).", between(0.0, 1.0))
 
 
 def _build(init: str):
     def build(cfg: ConstNetConfig, info, seeds_: Seeds) -> ModelSpec:
         model = build_constnet(info.input_shape, info.num_classes, widen_factor=cfg.widen_factor,
                                num_blocks=cfg.num_blocks, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
-                               init=init, kernel_initializer=getattr(cfg, "kernel_initializer", "he_normal"),
+                               dropout_stem=cfg.dropout_stem, init=init,
+                               batch_norm_momentum=cfg.batch_norm_momentum,
                                init_seed=seeds_.init, data_seed=seeds_.data)
         return ModelSpec.of(model, features=feature_layers(model))
     return build
 
 
+@dataclasses.dataclass(frozen=True)
+class ConstNetHeConfig(ConstNetConfig):
+    pass
+
+
 register("constnet", ConstNetConfig)(_build("const"))  # paper 002: identical features at init
-register("wrn", WRNConfig)(_build("he"))  # paper 002's baseline: the same graph, He-initialised
+register("constnet_he", ConstNetHeConfig)(_build("he"))  # Table 1's "ConstNet He": the same graph, random

@@ -1,115 +1,139 @@
-"""LeakyNet (paper 002 §5.1, App. G-H): identity at init through sign-swapping Leaky ReLU pairs.
+"""LeakyNet (paper 002 §5.1-5.2, Table 2, App. G-H), built as the authors' remodel.py builds it.
 
-For the Leaky ReLU f(x) = max(x, a x), f(-(1/a) f(-x)) = x for every x, so a
-pair of layers whose kernels are delta x (-M1) and delta x (-(1/a) M2), with
-M2 M1 acting as the identity, computes the identity at init: each neuron swaps
-sign after the first activation and swaps back after the second. The channel
-matrices M come from a pattern, one letter per block conv:
-    'i'  identity: propagates symmetry-breaking perturbations untouched
-    '1'  averaging (1/C everywhere): identity on symmetric features, but shrinks
-         perturbations by about sqrt(C) (App. G)
-    'h'  He-normal (gain for the Leaky ReLU), not factorised: the random baseline
-The stem averages the input channels and widening 1x1 convs copy each feature,
-so all features are identical at init (unless the whole pattern is 'h', which
-gives the He baseline throughout). Batch norm (optional) follows each pair;
-the final Dense is zero; dropout, when asked for, follows every conv.
+    image -> stem conv3x3 (16 channels)
+          -> 3 stages of num_blocks / 3 blocks (widths 16k, 32k, 64k; the first block of
+             a stage has stride 1, 2, 2 and widens). A block, without a skip:
+                 x + b (one trainable scalar, 0 at init) -> conv3x3 -> leaky relu
+                 [-> dropout] -> bn
+          -> leaky relu -> global average pooling -> Dense (zero)
+
+13 convs at 12 blocks. Each conv is a delta kernel times a channel matrix picked
+by one letter of the pattern (Table 2's syntax: `1_iiii_11ii_iiii`, the stem's
+letter first, underscores ignored; one letter alone sets every conv):
+    'i'  identity; widening convs copy input channel j mod C_in to output j
+    '1'  averaging, 1/C_in everywhere: identical outputs; shrinks a symmetry-
+         breaking perturbation by about sqrt(C) (App. G)
+    'h'  random, N(0, var / fan_in): var = sqrt(2) (1 + a) as the code draws it
+         (`h_variance=released`), or 2 / (1 + a^2), He for the leaky ReLU as §5.2
+         describes it (`h_variance=leaky_he`)
+Signs (the code's phase): block j (0-based, counted over the network) has
+factor +1 when j is even and -1/a when j is odd; the stem +1. For the Leaky
+ReLU f(x) = max(x, a x), f(-(1/a) f(x)) = -x, so each pair of blocks is -identity
+on its input without batch norm (App. H); batch norm between the two halves
+recentres and rescales each channel, which keeps identical features identical.
+With a stem of '1', every feature of every layer is identical at init (the
+paper's "averaging the incoming channels"; Table 2's '1_...' rows).
 """
 import dataclasses
-from typing import Optional, Tuple
+import math
+from typing import ClassVar, Optional, Tuple
 
 import keras
 
 from keras_initstudy import initializers, seeds, settings
-from keras_initstudy.models.constnet import (STAGE_STRIDES, STAGE_WIDTHS, STEM_CHANNELS, ConstNetConfig,
-                                             batch_norm_layer, blocks_per_stage, feature_layers)
+from keras_initstudy.models.constnet import STEM_CHANNELS, WideStagesConfig, batch_norm_layer, dropout_layer, \
+    stage_plan
+from keras_initstudy.models.layers import ScalarBias
 from keras_initstudy.models.registry import ModelSpec, Seeds, register
 from keras_initstudy.settings import setting
 
-
-def expand_pattern(pattern: str, num_convs: int) -> str:
-    """One letter per block conv: a single letter repeats; otherwise the length must match."""
-    if len(pattern) == 1:
-        return pattern * num_convs
-    if len(pattern) != num_convs or set(pattern) - set("i1h"):
-        raise ValueError(f"channel pattern {pattern!r} must be 1 or {num_convs} letters from i, 1, h")
-    return pattern
+LETTERS = "i1h"
+H_VARIANCES = ("released", "leaky_he")
 
 
-def he_for_leaky(alpha: float, seed: Optional[int] = None) -> keras.initializers.Initializer:
-    """He-normal with the Leaky ReLU gain 2 / (1 + a^2)."""
-    return keras.initializers.VarianceScaling(scale=2.0 / (1.0 + alpha ** 2), mode="fan_in",
-                                              distribution="untruncated_normal", seed=seed)
+def expand_pattern(pattern: str, num_blocks: int) -> str:
+    """One letter per conv (stem first): Table 2's `1_iiii_11ii_iiii` -> '1iiii11iiiiii';
+    a single letter repeats for all 1 + num_blocks convs."""
+    letters = pattern.replace("_", "")
+    if len(letters) == 1:
+        letters *= 1 + num_blocks
+    if len(letters) != 1 + num_blocks or set(letters) - set(LETTERS):
+        raise ValueError(f"channel pattern {pattern!r} must be one letter or 1 + {num_blocks} letters "
+                         f"(stem first) from i, 1, h; underscores are ignored")
+    return letters
 
 
-def block_conv_init(letter: str, scale: float, alpha: float, seed: Optional[int] = None):
+def random_variance(alpha: float, h_variance: str) -> float:
+    """The variance times fan_in of an 'h' conv (see the module docstring)."""
+    if h_variance == "released":
+        return math.sqrt(2.0) * (1.0 + alpha)  # remodel.py: std = sqrt(gain / fan_in), gain = sqrt(2)(1 + a)
+    if h_variance == "leaky_he":
+        return 2.0 / (1.0 + alpha ** 2)
+    raise ValueError(f"h_variance must be one of {H_VARIANCES}, got {h_variance!r}")
+
+
+def sign_factor(block: int, alpha: float) -> float:
+    """+1 for even blocks, -1/a for odd ones (0-based over the whole network)."""
+    return 1.0 if block % 2 == 0 else -1.0 / alpha
+
+
+def conv_init(letter: str, factor: float, alpha: float, h_variance: str, seed: int):
     if letter == "h":
-        return he_for_leaky(alpha, seed)
-    return initializers.ChannelMatrix("i" if letter == "i" else "1", scale)
+        return keras.initializers.VarianceScaling(scale=random_variance(alpha, h_variance), mode="fan_in",
+                                                  distribution="untruncated_normal", seed=seed)
+    return initializers.ChannelMatrix(letter, factor)
 
 
 def build_leakynet(input_shape: Tuple[int, ...], num_classes: int, widen_factor: int = 10,
                    num_blocks: int = 12, batch_norm: bool = True, dropout: float = 0.0,
-                   leaky_alpha: float = 0.01, channel_init: str = "i",
-                   name: str = "leakynet", init_seed: int = 0, data_seed: Optional[int] = None) -> keras.Model:
-    """`num_blocks` counts block convs (two per identity pair), so it must be even."""
-    if num_blocks % 2:
-        raise ValueError(f"LeakyNet needs an even number of block convs, got {num_blocks}")
-    pattern = expand_pattern(channel_init, num_blocks)
-    all_he = set(pattern) == {"h"}
-    letters = iter(pattern)
+                   leaky_alpha: float = 0.01, channel_init: str = "1_iiii_iiii_iiii",
+                   h_variance: str = "released", name: str = "leakynet", init_seed: int = 0,
+                   data_seed: Optional[int] = None) -> keras.Model:
+    letters = expand_pattern(channel_init, num_blocks)
     data_seed = init_seed if data_seed is None else data_seed
 
-    def seed(layer_name):
-        return seeds.derive(init_seed, layer_name, "kernel")
-
-    def conv(x, channels, size, stride, init, layer_name):
-        x = keras.layers.Conv2D(channels, size, strides=stride, padding="same", use_bias=False,
-                                kernel_initializer=init, name=layer_name)(x)
-        if not dropout:
-            return x
-        name = f"{layer_name}_dropout"
-        return keras.layers.Dropout(dropout, name=name, seed=seeds.derive(data_seed, name))(x)
+    def conv(channels, stride, letter, factor, layer_name):
+        return keras.layers.Conv2D(
+            channels, 3, strides=stride, padding="same", use_bias=False, name=layer_name,
+            kernel_initializer=conv_init(letter, factor, leaky_alpha, h_variance,
+                                         seeds.derive(init_seed, layer_name, "kernel")))
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = conv(inputs, STEM_CHANNELS, 3, 1,
-             he_for_leaky(leaky_alpha, seed("stem_conv")) if all_he else initializers.ChannelAveraging(),
-             "stem_conv")
-    for stage, (width, stride, pairs) in enumerate(
-            zip(STAGE_WIDTHS, STAGE_STRIDES, blocks_per_stage(num_blocks // 2)), start=1):
-        channels = width * widen_factor
-        widen_name = f"stage{stage}_widen"
-        widen = he_for_leaky(leaky_alpha, seed(widen_name)) if all_he else initializers.ChannelMatrix("replicate")
-        x = conv(x, channels, 1, stride, widen, widen_name)
-        for p in range(1, pairs + 1):
-            prefix = f"stage{stage}_pair{p}"
-            for half, scale in (("a", -1.0), ("b", -1.0 / leaky_alpha)):
-                layer_name = f"{prefix}_{half}"
-                x = conv(x, channels, 3, 1, block_conv_init(next(letters), scale, leaky_alpha, seed(layer_name)),
-                         layer_name)
-                x = keras.layers.LeakyReLU(negative_slope=leaky_alpha, name=f"{prefix}_{half}_leaky")(x)
-            if batch_norm:
-                x = batch_norm_layer(f"{prefix}_bn")(x)
+    x = conv(STEM_CHANNELS, 1, letters[0], 1.0, "stem_conv")(inputs)
+    for j, (stage, block, _, c_out, stride) in enumerate(stage_plan(num_blocks, widen_factor)):
+        prefix = f"stage{stage}_block{block}"
+        x = ScalarBias(name=f"{prefix}_input_bias")(x)
+        x = conv(c_out, stride, letters[1 + j], sign_factor(j, leaky_alpha), f"{prefix}_conv")(x)
+        x = keras.layers.LeakyReLU(negative_slope=leaky_alpha, name=f"{prefix}_leaky")(x)
+        if dropout:
+            x = dropout_layer(dropout, f"{prefix}_dropout", data_seed)(x)
+        if batch_norm:
+            x = batch_norm_layer(f"{prefix}_bn")(x)
+    x = keras.layers.LeakyReLU(negative_slope=leaky_alpha, name="final_leaky")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", kernel_initializer="zeros",
                                  name="output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-CHANNEL_PATTERN = settings.Check(lambda v: bool(v) and set(v) <= set("i1h"), "must be letters from i, 1, h")
+def feature_layers(model: keras.Model) -> Tuple[str, ...]:
+    """The stem and each block's output (after its batch norm, or its activation)."""
+    names = {layer.name for layer in model.layers}
+    blocks = [layer.name[:-len("_conv")] for layer in model.layers
+              if layer.name.startswith("stage") and layer.name.endswith("_conv")]
+    return ("stem_conv",) + tuple(f"{p}_bn" if f"{p}_bn" in names else f"{p}_leaky" for p in blocks)
+
+
+CHANNEL_PATTERN = settings.Check(lambda v: bool(v.replace("_", "")) and set(v.replace("_", "")) <= set(LETTERS),
+                                 "must be letters from i, 1, h (underscores allowed), e.g. 1_iiii_11ii_iiii")
 
 
 @dataclasses.dataclass(frozen=True)
-class LeakyNetConfig(ConstNetConfig):
+class LeakyNetConfig(WideStagesConfig):
+    revision: ClassVar[int] = 1  # 1: the authors' 13-conv network and Table 2 patterns (issue 11)
     leaky_alpha: float = setting(0.01, "Leaky ReLU slope (paper 002 §5.1: 0.01).", settings.between(1e-6, 1.0))
-    channel_init: str = setting("i", "Channel matrix per block conv: i (identity), 1 (averaging), h (He); one "
-                                "letter for all or one per block conv, e.g. iiiiii111111 (paper 002 Table 2).",
-                                CHANNEL_PATTERN)
+    channel_init: str = setting("1_iiii_iiii_iiii", "Channel matrix of each conv, stem first: i (identity), "
+                                "1 (averaging), h (random); Table 2's syntax, e.g. 1_iiii_11ii_iiii, or one "
+                                "letter for every conv.", CHANNEL_PATTERN)
+    h_variance: str = setting("released", "Variance x fan_in of 'h' convs: released (sqrt(2)(1 + a), the "
+                              "authors' remodel.py) or leaky_he (2 / (1 + a^2), paper 002 §5.2's text).",
+                              choices=H_VARIANCES)
 
     def validate(self):
-        if self.num_blocks % 2 or len(self.channel_init) not in (1, self.num_blocks):
-            raise settings.ConfigError(
-                f"leakynet needs an even num_blocks (got {self.num_blocks}) and a channel_init of 1 or "
-                f"num_blocks letters (got {len(self.channel_init)})")
+        try:
+            expand_pattern(self.channel_init, self.num_blocks)
+        except ValueError as e:
+            raise settings.ConfigError(str(e)) from None
 
 
 @register("leakynet", LeakyNetConfig)
@@ -117,5 +141,5 @@ def build(cfg: LeakyNetConfig, info, seeds_: Seeds) -> ModelSpec:
     model = build_leakynet(info.input_shape, info.num_classes, widen_factor=cfg.widen_factor,
                            num_blocks=cfg.num_blocks, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
                            leaky_alpha=cfg.leaky_alpha, channel_init=cfg.channel_init,
-                           init_seed=seeds_.init, data_seed=seeds_.data)
+                           h_variance=cfg.h_variance, init_seed=seeds_.init, data_seed=seeds_.data)
     return ModelSpec.of(model, features=feature_layers(model))

@@ -30,9 +30,12 @@ class Seeds:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """Base of every model's settings; `name` is set by `register`."""
+    """Base of every model's settings; `name` is set by `register`. `revision` counts
+    changes to what a model builds from the same settings: it enters the run's
+    identity when non-zero, so a rebuilt model never resumes an old run directory."""
 
     name: ClassVar[str] = ""
+    revision: ClassVar[int] = 0
 
     def __post_init__(self):
         settings.validate_fields(self)

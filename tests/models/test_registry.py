@@ -13,7 +13,8 @@ from keras_initstudy.models import registry
 
 INFO = datasets_base.DatasetInfo("t", 3, (8, 8, 3), ("a", "b", "c"))
 SMALL = {"mlp": dict(width=6), "constnet": dict(widen_factor=1, num_blocks=3),
-         "wrn": dict(widen_factor=1, num_blocks=3), "leakynet": dict(widen_factor=1, num_blocks=2),
+         "constnet_he": dict(widen_factor=1, num_blocks=3), "wide_resnet": dict(widen_factor=1, wrn_depth=10),
+         "leakynet": dict(widen_factor=1, num_blocks=3, channel_init="1_i1i"),
          "lenet_300_100": {}, "resnet": dict(resnet_depth=8, resnet_width=4), "resnet20": dict(resnet_width=2),
          "logistic": {}, "schicho_fnn": dict(fnn_hidden="5"), "schicho_cnn_mnist": {}, "schicho_cnn_cifar": {},
          "resnet50": {}}
@@ -44,11 +45,12 @@ class ModelSpecTest(tf.test.TestCase, parameterized.TestCase):
         self.assertNotIn("gamma", " ".join(with_biases))
 
     def test_convnets_name_their_feature_layers(self):
-        for name in ("constnet", "leakynet"):
+        for name, block_output in (("constnet", "_add"), ("constnet_he", "_add"), ("wide_resnet", "_add"),
+                                   ("leakynet", "_bn")):
             cfg = config.ExperimentConfig().replace(model=name, **SMALL[name])
             spec = models.build(cfg.model, INFO, models.Seeds(0, 0))
             self.assertEqual(spec.features[0], "stem_conv")
-            self.assertIn("stage1_widen", spec.features)
+            self.assertEqual(list(spec.features[1:]), [f"stage{s}_block1{block_output}" for s in (1, 2, 3)])
 
     def test_a_spec_with_an_unknown_layer_fails(self):
         spec = models.build(models.config_class("mlp")(width=4), INFO, models.Seeds(0, 0))

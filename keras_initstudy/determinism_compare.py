@@ -27,7 +27,7 @@ from absl import app, flags  # noqa: E402
 
 from keras_initstudy import config as config_lib  # noqa: E402
 from keras_initstudy import datasets, determinism, errors, flagdefs, rundir, training  # noqa: E402
-from keras_initstudy.analysis import correlations  # noqa: E402
+from keras_initstudy.analysis import correlations, summary  # noqa: E402
 from keras_initstudy.callbacks import read_history  # noqa: E402
 from keras_initstudy.callbacks.snapshots import variable_name  # noqa: E402
 
@@ -91,8 +91,10 @@ def compare(base: config_lib.ExperimentConfig, mechanisms, repeats: int, dropout
                "max_abs_diff": max(diffs)}
         row.update(stage_correlations(weights[0], base.measure.correlation))
         for repeat, history in enumerate(histories, start=1):
-            row[f"train_accuracy_r{repeat}"] = float(history[-1]["accuracy"])
-            row[f"test_accuracy_r{repeat}"] = float(history[-1]["test_accuracy"])
+            result = summary.accuracy_summary(history)
+            row[f"train_accuracy_r{repeat}"] = result["final_accuracy"]
+            row[f"test_accuracy_r{repeat}"] = result["final_test_accuracy"]
+            row[f"best_test_accuracy_r{repeat}"] = result["best_test_accuracy"]
         row["wall_time_s"] = sum(float(r["wall_time"]) for h in histories for r in h)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -11,6 +11,7 @@ Layout (one function per path, so readers and writers agree):
     rmsd_steps.csv           RMSD every K optimizer steps, when asked for
     tb/                      TensorBoard events
     model.keras              the final model
+    summary.json             final and best test accuracy (analysis/summary.py)
     DONE                     written last; its presence means the run is complete
 """
 import contextlib
@@ -91,6 +92,10 @@ def model_path(run_dir: str) -> str:
 
 def data_sizes_path(run_dir: str) -> str:
     return os.path.join(run_dir, "data.json")
+
+
+def summary_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "summary.json")
 
 
 def done_path(run_dir: str) -> str:

@@ -16,6 +16,7 @@ from absl import logging
 from keras_initstudy import callbacks as callbacks_lib
 from keras_initstudy import config as config_lib
 from keras_initstudy import datasets, determinism, errors, loop, models, optimizers, pipeline, rundir, seeds, steps
+from keras_initstudy.analysis import summary
 
 OPTIMIZERS = {
     "sgd": lambda lr, cfg: optimizers.PaperSGD(  # paper 000 §3: plain SGD; paper 002: momentum, decay
@@ -227,8 +228,12 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
     fit_into(run_dir, cfg, model, data, [*extra_callbacks, *measurements], 0, end, per_epoch, verbose)
     with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
         model.save(tmp)
+    result = summary.accuracy_summary(callbacks_lib.read_history(rundir.history_path(run_dir)))
+    rundir.write_json(rundir.summary_path(run_dir), result)
     rundir.mark_done(run_dir)
-    print(f"done: {run_dir}")
+    print(f"done: {run_dir}" + (f" (test accuracy: final {result['final_test_accuracy']:.4f}, best "
+                                f"{result['best_test_accuracy']:.4f} at epoch {result['best_test_epoch']:g})"
+                                if result else ""))
     return run_dir
 
 

@@ -74,7 +74,7 @@ class DeterminismCompareTest(tf.test.TestCase):
         self.assertTrue(table.loc["dropout", "bit_identical"])  # seeded dropout is reproducible
         self.assertFalse(table.loc["simulated", "bit_identical"])
         self.assertBetween(float(table.loc["simulated", "max_abs_diff"]), 1e-12, 1e-3)
-        self.assertContainsSubset({"fwd_corr_min/hidden_1", "fwd_corr_mean/hidden_2", "test_accuracy_r2",
+        self.assertContainsSubset({"fwd_corr_min/hidden_1", "fwd_corr_mean/hidden_2", "test_accuracy_r2", "best_test_accuracy_r2",
                                    "wall_time_s"}, table.columns)
 
     def test_leakynet_deterministic_repeats_are_identical_and_nearly_symmetric(self):
@@ -84,7 +84,7 @@ class DeterminismCompareTest(tf.test.TestCase):
         the perturbation norms stay at rounding size rather than at 0."""
         out = self.get_temp_dir()
         base_cfg = config.ExperimentConfig().replace(
-            model="leakynet", widen_factor=1, num_blocks=2, channel_init="1", epochs=1, batch_size=64,
+            model="leakynet", widen_factor=1, num_blocks=3, channel_init="1", epochs=1, batch_size=64,
             learning_rate=0.01, snapshots="none", weight_images=False, perturbation_layers="auto",
             output_dir=out)
         table = determinism_compare.compare(base_cfg, ["deterministic"], 2, 0.0,

@@ -1,4 +1,5 @@
 """training.train in-process: complete run dirs, bit-identical reruns, exact resume."""
+import json
 import os
 
 import keras
@@ -50,6 +51,12 @@ class TrainingTest(tf.test.TestCase):
             self.assertContainsSubset({"epoch_loss", "epoch_accuracy"},
                                       tb_events.tags(os.path.join(rundir.tensorboard_dir(run_dir), split)))
         self.assertEmpty([f for f in os.listdir(run_dir) if f.startswith(".tmp-")])
+        with open(rundir.summary_path(run_dir)) as f:
+            result = json.load(f)
+        accuracies = [float(r["test_accuracy"]) for r in rows]
+        self.assertEqual(result["final_test_accuracy"], accuracies[-1])
+        self.assertEqual(result["best_test_accuracy"], max(accuracies))
+        self.assertEqual(result["best_test_epoch"], 1 + accuracies.index(max(accuracies)))
 
     def test_finished_run_is_not_redone(self):
         cfg = self.cfg(epochs=1)

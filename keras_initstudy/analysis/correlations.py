@@ -53,7 +53,7 @@ def mean_pairwise_pearson(rows: np.ndarray, max_rows: int = MAX_ROWS, seed: int 
     exactly, where np.corrcoef's centring can leave rounding-sized residues."""
     rows = _subsample(rows, max_rows, seed)
     n = len(rows)
-    if n < 2:
+    if n < 2 or np.all(rows == rows[0]):  # every pair identical: exactly 1, without rounding
         return 1.0
     constant = np.all(rows == rows[:, :1], axis=1)
     centred = rows[~constant] - rows[~constant].mean(axis=1, keepdims=True)

@@ -200,6 +200,8 @@ class RunConfig:
                               settings.Check(bool, "must not be empty"), hashed=False)
     checkpoint_every: str = setting("1ep", "How often the resumable state is saved (a step: 1ep, 500it).",
                                     STEP, hashed=False)
+    wait_for_lock: bool = setting(False, "When another process is writing the run directory, wait for it to "
+                                  "finish instead of exiting with an error.", hashed=False)
 
     __post_init__ = settings.validate_fields
 

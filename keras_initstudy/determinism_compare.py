@@ -112,14 +112,12 @@ def main(argv):
     base = flagdefs.config_or_exit("determinism_compare", argv)
     note = hardware_note()
     print(note)
-    try:
-        table = compare(base, FLAGS.mechanisms, FLAGS.repeats, FLAGS.compare_dropout)
-    except errors.UserError as e:
-        sys.exit(f"determinism_compare: error: {e}")
     prefix = os.path.join(base.run.output_dir, f"{base.experiment_name()}-determinism")
-    rundir.write_text(prefix + ".csv", table.to_csv(index=False))
-    rundir.write_json(prefix + ".json", {"hardware": note, "config": base.nested(),
-                                         "rows": json.loads(table.to_json(orient="records"))})
+    with errors.one_line_errors("determinism_compare", "rerun the same command: finished runs are reused"):
+        table = compare(base, FLAGS.mechanisms, FLAGS.repeats, FLAGS.compare_dropout)
+        rundir.write_text(prefix + ".csv", table.to_csv(index=False))
+        rundir.write_json(prefix + ".json", {"hardware": note, "config": base.nested(),
+                                             "rows": json.loads(table.to_json(orient="records"))})
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.4g}".format):
         print(table.set_index("mechanism").T.to_string())
     print(f"wrote {prefix}.csv and {prefix}.json")

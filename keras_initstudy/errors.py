@@ -1,4 +1,13 @@
 """Errors that a binary reports as one line instead of a traceback."""
+import contextlib
+import sys
+from typing import Iterator, Optional
+
+INTERRUPTED = 130  # the shell's status for a program ended by SIGINT (128 + 2)
+# Phrases of file-system failures that TensorFlow's C++ writers (TensorBoard events, tf.io) report in
+# their own exception types rather than as OSError.
+FILE_SYSTEM_PHRASES = ("No space left on device", "Read-only file system", "Permission denied",
+                       "Disk quota exceeded")
 
 
 class UserError(Exception):
@@ -12,4 +21,36 @@ class DataError(UserError):
 def describe_os_error(e: OSError) -> str:
     """'cannot write /out/run: Permission denied' (one line, naming the path and the cause)."""
     path = e.filename or ""
-    return f"cannot write {path}: {e.strerror or e}" if path else f"{e.strerror or e}"
+    cause = " ".join(str(e.strerror or e).split())
+    return f"cannot write {path}: {cause}" if path else cause
+
+
+def describe_framework_error(e: BaseException) -> Optional[str]:
+    """One line for a file-system failure raised by TensorFlow's own writers, else None."""
+    if not type(e).__module__.startswith("tensorflow"):
+        return None
+    message = " ".join(str(getattr(e, "message", e)).split())
+    return message if any(phrase in message for phrase in FILE_SYSTEM_PHRASES) else None
+
+
+@contextlib.contextmanager
+def one_line_errors(program: str, resume_hint: str = "") -> Iterator[None]:
+    """Bad input, OS errors on the outputs and file-system errors from TensorFlow end the
+    program with one line '<program>: error: ...' (status 1); Ctrl-C with
+    '<program>: interrupted[; hint]' on a line of its own, status 130."""
+    try:
+        yield
+    except UserError as e:
+        sys.exit(f"{program}: error: {e}")
+    except OSError as e:
+        sys.exit(f"{program}: error: {describe_os_error(e)}")
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        sys.stderr.write(f"\n{program}: interrupted" + (f"; {resume_hint}" if resume_hint else "") + "\n")
+        sys.stderr.flush()
+        sys.exit(INTERRUPTED)
+    except Exception as e:  # noqa: BLE001 - only TensorFlow's file-system errors are turned into one line
+        line = describe_framework_error(e)
+        if line is None:
+            raise
+        sys.exit(f"{program}: error: {line}")

@@ -115,15 +115,9 @@ def config_or_exit(program: str, argv, fv: flags.FlagValues = flags.FLAGS,
 
 def run_or_exit(program: str, run, cfg, resume_hint: str) -> None:
     """Runs `run(cfg)`; bad input, OS errors on the outputs and Ctrl-C end the program with
-    one line '<program>: ...' instead of a traceback."""
-    try:
+    one line '<program>: ...' instead of a traceback (errors.one_line_errors)."""
+    with errors.one_line_errors(program, resume_hint):
         run(cfg)
-    except errors.UserError as e:
-        sys.exit(f"{program}: error: {e}")
-    except OSError as e:
-        sys.exit(f"{program}: error: {errors.describe_os_error(e)}")
-    except KeyboardInterrupt:
-        sys.exit(f"{program}: interrupted; {resume_hint}")
 
 
 def config_from_flags(fv: flags.FlagValues = flags.FLAGS,

@@ -9,15 +9,37 @@ The glyph outline comes from matplotlib's bundled font (TextPath), so no font fi
 are needed; a pixel is inside when its centre is inside an odd number of the
 glyph's contours (the even-odd rule, which leaves the holes of 'a', 'e', 'o' open).
 """
-from typing import Tuple
+import functools
+from typing import List, Tuple
 
 import numpy as np
-from matplotlib.font_manager import FontProperties
+from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.path import Path
 from matplotlib.textpath import TextPath
 
 FONT = FontProperties(family="DejaVu Sans", weight="bold")
 MARGIN = 0.05  # fraction of each side left empty around the glyph
+
+
+@functools.lru_cache(maxsize=None)
+def _font():
+    return get_font(findfont(FONT))
+
+
+def missing_characters(text: str) -> List[str]:
+    """The visible characters of `text` the font has no glyph for (it would draw its
+    missing-glyph box instead, a frame-shaped mask)."""
+    return [c for c in dict.fromkeys(text) if not c.isspace() and _font().get_char_index(ord(c)) == 0]
+
+
+def check_text(text: str) -> None:
+    """Raises ValueError, in one line, for text that cannot be drawn as a mask."""
+    if not text.strip():
+        raise ValueError("mask text must contain a visible character")
+    missing = missing_characters(text)
+    if missing:
+        raise ValueError(f"the mask font ({FONT.get_family()[0]} bold) has no glyph for "
+                         f"{', '.join(repr(c) for c in missing)}")
 
 
 def glyph_mask(shape: Tuple[int, int], text: str = "a", margin: float = MARGIN) -> np.ndarray:
@@ -30,8 +52,7 @@ def glyph_mask(shape: Tuple[int, int], text: str = "a", margin: float = MARGIN) 
     rows, cols = int(shape[0]), int(shape[1])
     if rows < 1 or cols < 1:
         raise ValueError(f"mask shape must be positive, got {shape}")
-    if not text.strip():
-        raise ValueError("mask text must contain a visible character")
+    check_text(text)
     path = TextPath((0, 0), text, size=1, prop=FONT)
     polygons = path.to_polygons()
     points = np.concatenate(polygons)

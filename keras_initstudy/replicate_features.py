@@ -40,6 +40,8 @@ def define_flags(fv=FLAGS):
                        flag_values=fv)
     flags.DEFINE_string("experiment", "replicate_features", "Name of the results table.", flag_values=fv)
     flags.DEFINE_string("output_dir", "runs", "Folder of the results table.", flag_values=fv)
+    flags.DEFINE_bool("wait_for_lock", False, "When another process is writing the results table, wait for it "
+                      "instead of exiting with an error.", flag_values=fv)
 
     def floats(v):
         try:
@@ -77,6 +79,13 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f"replicate_features: error: unexpected arguments {' '.join(argv[1:])}")
     path = os.path.join(FLAGS.output_dir, f"{FLAGS.experiment}.csv")
+    with errors.one_line_errors("replicate_features", "rerun the same command: finished rows are kept"):
+        with rundir.exclusive_lock(path + ".lock", path, wait=FLAGS.wait_for_lock):
+            run_grid(path)
+
+
+def run_grid(path: str) -> None:
+    """Trains every grid point not yet in `path`, rewriting it (atomically) after each."""
     done = pd.read_csv(path) if os.path.exists(path) else pd.DataFrame(columns=KEYS + ["steps"])
     finished = {(int(r.unique), int(r.replicas), float(r.noise), int(r.seed)) for r in done.itertuples()
                 if int(r.steps) == FLAGS.steps}
@@ -84,10 +93,7 @@ def main(argv):
             for e in FLAGS.noise for s in FLAGS.seeds]
     todo = [g for g in grid if g not in finished]
     print(f"replicate_features: {len(grid)} configurations, {len(grid) - len(todo)} already in {path}")
-    try:
-        data = datasets.load(FLAGS.dataset, FLAGS.data_dir)
-    except errors.UserError as e:
-        sys.exit(f"replicate_features: error: {e}")
+    data = datasets.load(FLAGS.dataset, FLAGS.data_dir)
     rows = done.to_dict("records")
     progress = keras.utils.Progbar(len(todo), unit_name="run")
     for i, (unique, replicas, noise, seed) in enumerate(todo):
@@ -99,7 +105,6 @@ def main(argv):
     summary = table[table["steps"] == FLAGS.steps].groupby(["replicas", "noise", "unique"])["test_accuracy"]
     print(summary.agg(["mean", "std", "count"]).to_string())
     print(f"wrote {path}")
-
 
 if __name__ == "__main__":
     define_flags()

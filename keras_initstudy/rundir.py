@@ -12,17 +12,25 @@ Layout (one function per path, so readers and writers agree):
     tb/                      TensorBoard events
     model.keras              the final model
     summary.json             final and best test accuracy (analysis/summary.py)
+    LOCK                     held (fcntl.flock) by the one process writing the run; names it
     DONE                     written last; its presence means the run is complete
 """
 import contextlib
 import csv
+import datetime
+import fcntl
 import io
 import json
 import os
+import socket
 import tempfile
-from typing import Any, Dict, Iterator, Mapping
+from typing import Any, Dict, Iterator, Mapping, Optional
 
 import numpy as np
+
+from keras_initstudy import errors
+
+TEMPORARY_PREFIX = ".tmp-"
 
 
 def path_for(cfg) -> str:
@@ -106,24 +114,111 @@ def is_done(run_dir: str) -> bool:
     return os.path.exists(done_path(run_dir))
 
 
+def file_mode() -> int:
+    """The mode the umask gives a newly created file (0o644 under umask 022), read
+    without changing the umask (which other threads may be relying on)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # no /proc: the classic read-and-restore
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
     """Yields a temporary path beside `path`; renames it onto `path` on success.
 
     The temporary name keeps `path`'s file name as its suffix, so writers that
     check extensions (Keras's `.keras`, `.weights.h5`) accept it. Readers never
-    see a half-written file: a crash leaves only a stray temporary.
+    see a half-written file: a crash leaves only a stray temporary (a resumed
+    run removes its own: remove_stale_temporaries). The file gets the mode the
+    umask gives any new file, not mkstemp's 0600. An OS error (disk full, ...)
+    names `path` when the writer did not say which file failed.
     """
     directory, name = os.path.split(path)
     os.makedirs(directory or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + name, dir=directory or ".")
+    fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix="-" + name, dir=directory or ".")
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename and e.filename != tmp:
+            raise
+        raise OSError(e.errno, e.strerror or str(e), path) from e
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def remove_stale_temporaries(run_dir: str) -> int:
+    """Deletes the temporaries a killed writer left anywhere under run_dir (call only
+    while holding the run's lock: then no other writer's temporary can be there)."""
+    removed = 0
+    for folder, _, files in os.walk(run_dir):
+        for name in files:
+            if name.startswith(TEMPORARY_PREFIX):
+                os.remove(os.path.join(folder, name))
+                removed += 1
+    return removed
+
+
+def lock_path(run_dir: str) -> str:
+    return os.path.join(run_dir, "LOCK")
+
+
+class RunInProgress(errors.UserError):
+    """Another process holds the run directory's lock."""
+
+
+@contextlib.contextmanager
+def writer_lock(run_dir: str, wait: bool = False) -> Iterator[None]:
+    """Holds the exclusive lock of run_dir (run_dir/LOCK): one writer per run directory."""
+    with exclusive_lock(lock_path(run_dir), run_dir, wait):
+        yield
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: str, what: str, wait: bool = False) -> Iterator[None]:
+    """Holds an exclusive OS lock (fcntl.flock) on lock_file while `what` is written.
+
+    The lock ends with its process, however that process ends; NFS v4 and most
+    shared file systems honour it across hosts. The file records the holder (host,
+    PID, start) for the message the next process gives: RunInProgress, or with
+    `wait` a one-line notice and a wait. The file itself stays (removing it would
+    let a waiting process and a new one lock two different files).
+    """
+    os.makedirs(os.path.dirname(lock_file) or ".", exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd) or "another process"
+            if not wait:
+                raise RunInProgress(f"{what} is being written by {holder}; rerun when it has finished, or "
+                                    "pass --wait_for_lock to wait for it") from None
+            print(f"waiting for {holder} to finish writing {what}", flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        started = datetime.datetime.now().isoformat(timespec="seconds")
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _read_holder(fd: int) -> Optional[str]:
+    try:
+        return os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or None
+    except OSError:
+        return None
 
 
 def write_text(path: str, text: str) -> None:

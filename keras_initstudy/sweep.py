@@ -123,14 +123,12 @@ def main(argv):
     prefix = FLAGS.table or os.path.join(base.run.output_dir, f"{sweep_name(base)}-table")
     print(f"sweep: {len(configs)} runs into {base.run.output_dir} ({FLAGS.executor} executor)")
     failures_prefix = prefix[:-len("-table")] if prefix.endswith("-table") else prefix
-    try:
+    with errors.one_line_errors("sweep", "rerun the same command: finished runs are skipped, others resume"):
         os.makedirs(base.run.output_dir, exist_ok=True)
         run_dirs, failures = run_grid(configs, FLAGS.runner, executor)
         rundir.write_table(runners.get(FLAGS.runner).table(run_dirs), prefix)
         if failures:
             rundir.write_table(pd.DataFrame(failures), failures_prefix + "-failures")
-    except OSError as e:
-        sys.exit(f"sweep: error: {errors.describe_os_error(e)}")
     print(f"table: {prefix}.csv, {prefix}.parquet ({len(run_dirs)} runs)")
     if failures:
         sys.exit(f"sweep: {len(failures)} of {len(configs)} runs failed; see {failures_prefix}-failures.csv "

@@ -5,6 +5,7 @@ flags -> ExperimentConfig -> dataset + model (ModelSpec) + callbacks -> loop.tra
 loop (loop.py) only trains; `build` and `compile_model` make the model, so other
 runners (pruning rounds, rewinds) reuse them with their own bookkeeping.
 """
+import dataclasses
 import json
 import os
 from typing import Iterable, List, Optional
@@ -174,10 +175,13 @@ def recorded_instruments(run_dir: str) -> Optional[dict]:
 
 
 def instrument_changes(cfg: config_lib.ExperimentConfig, run_dir: str) -> List[str]:
-    """'name: recorded -> asked' for each instrument setting that differs from the run's."""
+    """'name: recorded -> asked' for each instrument setting that differs from the run's.
+    A setting the run's config.json predates counts as its default (it did not exist)."""
     recorded = recorded_instruments(run_dir)
     if recorded is None:
         return []
+    defaults = dataclasses.asdict(config_lib.MeasureConfig())
+    recorded = {**defaults, **recorded}
     return [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in cfg.instruments().items() if recorded.get(k) != v]
 
 
@@ -221,16 +225,20 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
     model = spec.model
     reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w(0): before restore
     measurements = measurement_callbacks(spec, cfg, run_dir, reference, end, data)
-    # Written only now that the run can start: a bad dataset or setting leaves no stub directory.
-    rundir.write_settings(run_dir, cfg)
-    rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
-    rundir.write_json(rundir.data_sizes_path(run_dir), data_sizes(data))
-    fit_into(run_dir, cfg, model, data, [*extra_callbacks, *measurements], 0, end, per_epoch, verbose)
-    with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
-        model.save(tmp)
-    result = summary.accuracy_summary(callbacks_lib.read_history(rundir.history_path(run_dir)))
-    rundir.write_json(rundir.summary_path(run_dir), result)
-    rundir.mark_done(run_dir)
+    # The directory is made only now that the run can start: a bad dataset or setting leaves no stub.
+    with rundir.writer_lock(run_dir, wait=cfg.run.wait_for_lock):
+        if already_done(cfg, run_dir):  # finished by the process we waited for
+            return run_dir
+        rundir.remove_stale_temporaries(run_dir)
+        rundir.write_settings(run_dir, cfg)
+        rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
+        rundir.write_json(rundir.data_sizes_path(run_dir), data_sizes(data))
+        fit_into(run_dir, cfg, model, data, [*extra_callbacks, *measurements], 0, end, per_epoch, verbose)
+        with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
+            model.save(tmp)
+        result = summary.accuracy_summary(callbacks_lib.read_history(rundir.history_path(run_dir)))
+        rundir.write_json(rundir.summary_path(run_dir), result)
+        rundir.mark_done(run_dir)
     print(f"done: {run_dir}" + (f" (test accuracy: final {result['final_test_accuracy']:.4f}, best "
                                 f"{result['best_test_accuracy']:.4f} at epoch {result['best_test_epoch']:g})"
                                 if result else ""))

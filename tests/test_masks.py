@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from keras_initstudy import initializers, masks
+from keras_initstudy import config, initializers, masks, settings
 
 
 class GlyphMaskTest(tf.test.TestCase, parameterized.TestCase):
@@ -47,6 +47,17 @@ class GlyphMaskTest(tf.test.TestCase, parameterized.TestCase):
             masks.glyph_mask((10, 10), " ")
         with self.assertRaises(ValueError):
             masks.glyph_mask((0, 10), "a")
+
+
+    def test_a_character_the_font_lacks_is_refused_not_drawn_as_a_box(self):
+        """Without the check, '漢' rasterised as DejaVu's missing-glyph frame."""
+        self.assertEqual(masks.missing_characters("a漢bΩ"), ["漢"])
+        with self.assertRaisesRegex(ValueError, "no glyph for '漢'"):
+            masks.glyph_mask((20, 20), "漢")
+        for drawable in ("Ω", "é", "ж", "∑"):
+            self.assertGreater(float(masks.glyph_mask((20, 20), drawable).sum()), 0.0, drawable)
+        with self.assertRaisesRegex(settings.ConfigError, "mask font can draw"):
+            config.ExperimentConfig().replace(mask="漢")
 
 
 class MaskedInitializerTest(tf.test.TestCase):

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import keras
 import numpy as np
 
-from keras_initstudy import initializers, seeds, settings
+from keras_initstudy import initializers, masks, seeds, settings
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
 from keras_initstudy.settings import at_least, between, setting
 
@@ -41,8 +41,17 @@ INITIALIZER = settings.parses(initializers.check_spec,
                               "name(key=value, ...), e.g. random_normal(stddev=0.5)")
 ACTIVATION = settings.Check(_is_activation, "must name a Keras activation (e.g. relu, tanh) or "
                                             "leaky_relu(negative_slope=0.05)")
-MASK = settings.Check(lambda v: v == "none" or (bool(v.strip()) and len(v) <= 8),
-                      "must be none or 1-8 characters of text")
+def _drawable(text: str) -> bool:
+    try:
+        masks.check_text(text)
+    except ValueError:
+        return False
+    return True
+
+
+MASK = settings.Check(lambda v: v == "none" or (len(v) <= 8 and _drawable(v)),
+                      "must be none or 1-8 characters the mask font can draw (DejaVu Sans: Latin, Greek, "
+                      "Cyrillic, symbols; not CJK)")
 DROPOUT = between(0.0, 0.99)
 
 

@@ -195,13 +195,10 @@ def round_record(r: int, directory: str, masks: masks_lib.Masks, model: keras.Mo
 
 def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Callback] = (), verbose: int = 1,
         dataset: Optional[datasets.Dataset] = None) -> str:
-    """Runs every round not yet done, then writes the summary; returns the run directory."""
+    """Runs every round not yet done, then writes the summary; returns the run directory.
+    One process at a time writes a run directory (rundir.writer_lock)."""
     run_dir = rundir.path_for(cfg)
-    pending = pending_branches(cfg, run_dir)
-    if pending and rundir.is_done(run_dir):  # a finished run asked for new branches: only they train
-        print(f"{run_dir}: adding branches {', '.join(sorted({name for _, name in pending}))}")
-        rundir.clear_done(run_dir)
-    elif training.already_done(cfg, run_dir):
+    if not pending_branches(cfg, run_dir) and training.already_done(cfg, run_dir):
         return run_dir
     determinism.set_op_determinism(cfg.training.op_determinism())
     data = training.load_data(cfg, dataset)
@@ -213,20 +210,32 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
                                f"(step {end.iteration})")
     training.checkpoint_every(cfg, per_epoch)
     check_reinitialisations(cfg, data.info, per_epoch)
-    rundir.write_settings(run_dir, cfg)
-    rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
-    rundir.write_json(rundir.data_sizes_path(run_dir), training.data_sizes(data))
-    for r in range(cfg.pruning.rounds):
-        if rundir.is_done(round_dir(run_dir, r)):
-            logging.info("round %d already done", r)
-            continue
-        print(f"round {r} of {cfg.pruning.rounds - 1}")
-        train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose)
-    for r, name in pending_branches(cfg, run_dir):
-        print(f"round {r}, branch {name}")
-        train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose, branch=name)
-    rundir.write_table(run_summary(run_dir), summary_prefix(run_dir))
-    rundir.mark_done(run_dir)
+    with rundir.writer_lock(run_dir, wait=cfg.run.wait_for_lock):
+        pending = pending_branches(cfg, run_dir)
+        if pending and rundir.is_done(run_dir):  # a finished run asked for new branches: only they train
+            changes = training.instrument_changes(cfg, run_dir)
+            if changes:
+                raise errors.UserError(f"{run_dir} was recorded with other instruments ({'; '.join(changes)}): "
+                                       "add branches with the same instrument flags")
+            print(f"{run_dir}: adding branches {', '.join(sorted({name for _, name in pending}))}")
+            rundir.clear_done(run_dir)
+        elif training.already_done(cfg, run_dir):  # finished by the process we waited for
+            return run_dir
+        rundir.remove_stale_temporaries(run_dir)
+        rundir.write_settings(run_dir, cfg)
+        rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
+        rundir.write_json(rundir.data_sizes_path(run_dir), training.data_sizes(data))
+        for r in range(cfg.pruning.rounds):
+            if rundir.is_done(round_dir(run_dir, r)):
+                logging.info("round %d already done", r)
+                continue
+            print(f"round {r} of {cfg.pruning.rounds - 1}")
+            train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose)
+        for r, name in pending_branches(cfg, run_dir):
+            print(f"round {r}, branch {name}")
+            train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose, branch=name)
+        rundir.write_table(run_summary(run_dir), summary_prefix(run_dir))
+        rundir.mark_done(run_dir)
     print(f"done: {run_dir}")
     return run_dir
 

@@ -1,0 +1,222 @@
+"""Run directories under concurrency and faults: one writer per run (an OS lock that dies with
+its holder), one-line errors naming the path on write failures, umask-respecting file modes,
+stale temporaries removed on resume, no stub directory for a run that cannot start,
+and the exit status and message of Ctrl-C."""
+import errno
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from unittest import mock
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
+
+from keras_initstudy import config, errors, rundir, training
+
+SMALL = dict(width=8, epochs=1, snapshots="none", weight_images=False, nondeterminism="deterministic")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "TF_CPP_MIN_LOG_LEVEL": "3"}
+HOLD = """
+import sys, time
+from keras_initstudy import rundir
+with rundir.writer_lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock(run_dir, seconds):
+    """A process (without TensorFlow) holding run_dir's lock for `seconds`; returns once it holds it."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, run_dir, str(seconds)], stdout=subprocess.PIPE, text=True,
+                            env=ENV)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def files_under(folder):
+    return [os.path.join(d, f) for d, _, names in os.walk(folder) for f in names]
+
+
+class LockTest(tf.test.TestCase):
+
+    def tearDown(self):
+        tf_config.disable_op_determinism()
+        super().tearDown()
+
+    def cfg(self, **kw):
+        return config.ExperimentConfig().replace(output_dir=self.get_temp_dir(), **{**SMALL, **kw})
+
+    def test_a_second_writer_is_refused_with_the_holders_pid_and_host(self):
+        cfg = self.cfg()
+        run_dir = rundir.path_for(cfg)
+        holder = hold_lock(run_dir, 60)
+        try:
+            with self.assertRaisesRegex(rundir.RunInProgress, f"pid {holder.pid} on .* --wait_for_lock"):
+                training.run(cfg, verbose=0)
+            self.assertFalse(os.path.exists(rundir.history_path(run_dir)))  # nothing was written
+        finally:
+            holder.kill()
+            holder.wait()
+        # SIGKILL ends the holder: its lock goes with it, and the run trains.
+        training.run(cfg, verbose=0)
+        self.assertTrue(rundir.is_done(run_dir))
+
+    def test_wait_for_lock_waits_then_trains(self):
+        cfg = self.cfg(wait_for_lock=True)
+        run_dir = rundir.path_for(cfg)
+        holder = hold_lock(run_dir, 2)
+        start = time.monotonic()
+        training.run(cfg, verbose=0)
+        self.assertGreater(time.monotonic() - start, 1.0)
+        self.assertEqual(holder.wait(timeout=30), 0)
+        self.assertTrue(rundir.is_done(run_dir))
+
+    def test_the_binary_gives_one_line_and_a_non_zero_status(self):
+        cfg = self.cfg()
+        holder = hold_lock(rundir.path_for(cfg), 120)
+        try:
+            result = subprocess.run([sys.executable, "-m", "keras_initstudy.train", "--width=8", "--epochs=1",
+                                     "--snapshots=none", "--noweight_images", "--deterministic",
+                                     f"--output_dir={cfg.run.output_dir}"], capture_output=True, text=True,
+                                    env=ENV, timeout=240, cwd=ROOT)
+        finally:
+            holder.kill()
+            holder.wait()
+        self.assertEqual(result.returncode, 1)
+        last = result.stderr.strip().splitlines()[-1]
+        self.assertStartsWith(last, f"train: error: {rundir.path_for(cfg)} is being written by pid {holder.pid}")
+        self.assertNotIn("Traceback", result.stderr)
+
+
+class WriteFailureTest(tf.test.TestCase):
+
+    def tearDown(self):
+        tf_config.disable_op_determinism()
+        super().tearDown()
+
+    def test_disk_full_is_one_line_naming_the_file_and_the_last_state_stays(self):
+        """The disk fills while epoch 2's history row is written (simulated ENOSPC in the
+        rename): one line naming history.csv, epoch 1's history intact, no temporary left."""
+        cfg = config.ExperimentConfig().replace(output_dir=self.get_temp_dir(), **{**SMALL, "epochs": 2})
+        run_dir = rundir.path_for(cfg)
+        real_replace = os.replace
+        written = []
+
+        def full_disk_at_the_second_row(src, dst):
+            if dst.endswith("history.csv"):
+                written.append(dst)
+                if len(written) == 2:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            return real_replace(src, dst)
+
+        with mock.patch.object(rundir.os, "replace", side_effect=full_disk_at_the_second_row):
+            with self.assertRaises(SystemExit) as ctx, errors.one_line_errors("train"):
+                training.run(cfg, verbose=0)
+        self.assertEqual(str(ctx.exception.code),
+                         f"train: error: cannot write {rundir.history_path(run_dir)}: No space left on device")
+        with open(rundir.history_path(run_dir)) as f:
+            self.assertEqual([line.split(",")[0] for line in f.read().strip().splitlines()], ["epoch", "1"])
+        self.assertEmpty([f for f in files_under(run_dir) if os.path.basename(f).startswith(".tmp-")])
+        self.assertFalse(rundir.is_done(run_dir))
+        training.run(cfg, verbose=0)  # space again: the run resumes and finishes
+        with open(rundir.history_path(run_dir)) as f:
+            self.assertLen(f.read().strip().splitlines(), 3)
+
+    def test_an_unwritable_output_directory_is_one_line(self):
+        blocker = os.path.join(self.get_temp_dir(), "a_file")
+        open(blocker, "w").close()
+        cfg = config.ExperimentConfig().replace(output_dir=os.path.join(blocker, "runs"), **SMALL)
+        with self.assertRaises(SystemExit) as ctx, errors.one_line_errors("train"):
+            training.run(cfg, verbose=0)
+        self.assertRegex(str(ctx.exception.code), f"^train: error: cannot write {blocker}/runs.*: Not a directory$")
+
+    def test_tensorflow_file_system_errors_are_one_line(self):
+        error = tf.errors.PermissionDeniedError(None, None, "/out/tb/events.x; Permission denied")
+        with self.assertRaises(SystemExit) as ctx, errors.one_line_errors("train"):
+            raise error
+        self.assertEqual(str(ctx.exception.code), "train: error: /out/tb/events.x; Permission denied")
+        with self.assertRaises(tf.errors.InvalidArgumentError), errors.one_line_errors("train"):
+            raise tf.errors.InvalidArgumentError(None, None, "a bug, not the disk")
+
+
+class FileModeTest(tf.test.TestCase):
+
+    def tearDown(self):
+        tf_config.disable_op_determinism()
+        super().tearDown()
+
+    def test_files_get_the_mode_the_umask_gives(self):
+        for umask, expected in ((0o022, 0o644), (0o077, 0o600)):
+            previous = os.umask(umask)
+            try:
+                self.assertEqual(rundir.file_mode(), expected)
+                cfg = config.ExperimentConfig().replace(output_dir=os.path.join(self.get_temp_dir(), oct(umask)),
+                                                        **{**SMALL, "snapshots": "0,1"})
+                run_dir = training.run(cfg, verbose=0)
+            finally:
+                os.umask(previous)
+            paths = files_under(run_dir)
+            self.assertContainsSubset({rundir.history_path(run_dir), rundir.model_path(run_dir),
+                                       rundir.snapshot_path(run_dir, 1), rundir.config_path(run_dir)}, paths)
+            for path in paths:
+                self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), expected, msg=f"{oct(umask)} {path}")
+
+
+class StaleTemporariesTest(tf.test.TestCase):
+
+    def tearDown(self):
+        tf_config.disable_op_determinism()
+        super().tearDown()
+
+    def test_a_resumed_run_removes_a_killed_writers_temporaries(self):
+        cfg = config.ExperimentConfig().replace(output_dir=self.get_temp_dir(), **{**SMALL, "snapshots": "0,1"})
+        run_dir = rundir.path_for(cfg)
+        stale = [os.path.join(run_dir, "snapshots", ".tmp-abc123-epoch-00027.npz"),
+                 os.path.join(run_dir, ".tmp-def456-history.csv")]
+        for path in stale:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(b"x" * 1000)
+        training.run(cfg, verbose=0)
+        self.assertTrue(rundir.is_done(run_dir))
+        self.assertEmpty([f for f in files_under(run_dir) if os.path.basename(f).startswith(".tmp-")])
+
+
+class FailedRunTest(tf.test.TestCase):
+
+    def test_a_run_that_cannot_start_leaves_no_directory(self):
+        """Documented choice: the run directory is made only once training can start."""
+        out = self.get_temp_dir()
+        cfg = config.ExperimentConfig().replace(output_dir=out, dataset="mnist", data_dir=os.path.join(out, "none"),
+                                                download=False, **SMALL)
+        with self.assertRaises(errors.UserError):
+            training.run(cfg, verbose=0)
+        self.assertFalse(os.path.exists(rundir.path_for(cfg)))
+
+
+class InterruptTest(tf.test.TestCase):
+
+    def test_ctrl_c_exits_130_with_the_message_on_its_own_line(self):
+        out = self.get_temp_dir()
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "keras_initstudy.train", "--width=64", "--epochs=50",
+                                 "--snapshots=none", "--noweight_images", f"--output_dir={out}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+        for line in proc.stdout:  # wait until training has started
+            if line.startswith("training into"):
+                break
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, errors.INTERRUPTED)
+        self.assertIn("\n\ntrain: interrupted; rerun the same command to resume", "\n" + stderr)
+        self.assertNotIn("Traceback", stderr)
+        del stdout
+
+
+if __name__ == "__main__":
+    np.random.seed(0)
+    tf.test.main()

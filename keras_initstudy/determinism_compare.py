@@ -14,22 +14,27 @@ them, the minimum and mean forward correlation per stage after training, the
 final training and test accuracy of each repeat, and the wall time. Each repeat is an
 ordinary run directory, so the comparison resumes and reruns are free.
 """
+from __future__ import annotations
+
 import json
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from keras_initstudy import config as config_lib  # noqa: E402
-from keras_initstudy import datasets, determinism, errors, flagdefs, rundir, training  # noqa: E402
+from keras_initstudy import datasets, errors, flagdefs, lazy, rundir  # noqa: E402
 from keras_initstudy.analysis import correlations, summary  # noqa: E402
-from keras_initstudy.callbacks import read_history  # noqa: E402
-from keras_initstudy.callbacks.snapshots import variable_name  # noqa: E402
+
+# TensorFlow and pandas: imported once the flags are valid.
+keras = lazy.module("keras")
+pd = lazy.module("pandas")
+determinism = lazy.module("keras_initstudy.determinism")
+training = lazy.module("keras_initstudy.training")
+callbacks = lazy.module("keras_initstudy.callbacks")
 
 FLAGS = flags.FLAGS
 MECHANISMS = ("deterministic", "default", "simulated", "dropout")
@@ -56,7 +61,7 @@ def mechanism_config(base: config_lib.ExperimentConfig, mechanism: str, repeat: 
 def final_weights(run_dir: str):
     """{'stage1_block1_conv/kernel': array, ...} of a finished run's model."""
     model = keras.models.load_model(rundir.model_path(run_dir))
-    return {variable_name(model, v): v.numpy() for v in model.trainable_weights}
+    return {callbacks.snapshots.variable_name(model, v): v.numpy() for v in model.trainable_weights}
 
 
 def stage_correlations(weights: dict, kind: str = "pearson") -> dict:
@@ -86,7 +91,7 @@ def compare(base: config_lib.ExperimentConfig, mechanisms, repeats: int, dropout
         weights = [final_weights(d) for d in run_dirs]
         diffs = [max(float(np.max(np.abs(w[k].astype(np.float64) - weights[0][k]))) for k in w)
                  for w in weights[1:]]
-        histories = [read_history(rundir.history_path(d)) for d in run_dirs]
+        histories = [callbacks.read_history(rundir.history_path(d)) for d in run_dirs]
         row = {"mechanism": mechanism, "bit_identical": all(d == 0.0 for d in diffs),
                "max_abs_diff": max(diffs)}
         row.update(stage_correlations(weights[0], base.measure.correlation))

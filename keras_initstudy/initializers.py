@@ -3,7 +3,6 @@
 MaskedInitializer (paper 000 §4, footnote 5): weights drawn by a base initializer,
 then those outside a mark (a letter, or any 0/1 matrix) set to exactly zero.
 """
-import ast
 import inspect
 from typing import Optional, Tuple, Union
 
@@ -11,6 +10,7 @@ import keras
 import numpy as np
 
 from keras_initstudy import masks, seeds
+from keras_initstudy.specs import parse_spec  # noqa: F401 (part of this module's API)
 from keras_initstudy.registry import Registry
 
 PACKAGE = "keras_initstudy"
@@ -20,24 +20,8 @@ PACKAGE = "keras_initstudy"
 NAMED: Registry[type] = Registry("initializer")
 
 
-def parse_spec(text: str) -> Tuple[str, dict]:
-    """'random_normal(stddev=0.5)' -> ('random_normal', {'stddev': 0.5}); 'zeros' -> ('zeros', {}).
-    Arguments are keyword literals (numbers, strings, booleans)."""
-    try:
-        node = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
-        raise ValueError(f"{text!r} is not an initializer (name or name(key=value, ...))") from None
-    if isinstance(node, ast.Name):
-        return node.id, {}
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args:
-        try:
-            return node.func.id, {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
-        except ValueError:
-            pass
-    raise ValueError(f"{text!r} is not an initializer: give a name, or name(key=value, ...) with literal values")
-
-
 def initializer_class(name: str) -> type:
+    from keras_initstudy import variance_initializers  # noqa: F401 (registers paper 003's names in NAMED)
     if name in NAMED:
         return NAMED.get(name)
     try:

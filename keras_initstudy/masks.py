@@ -13,17 +13,21 @@ import functools
 from typing import List, Tuple
 
 import numpy as np
-from matplotlib.font_manager import FontProperties, findfont, get_font
-from matplotlib.path import Path
-from matplotlib.textpath import TextPath
 
-FONT = FontProperties(family="DejaVu Sans", weight="bold")
+FONT_FAMILY, FONT_WEIGHT = "DejaVu Sans", "bold"  # matplotlib is imported on first use (flags parse without it)
 MARGIN = 0.05  # fraction of each side left empty around the glyph
 
 
 @functools.lru_cache(maxsize=None)
+def font_properties():
+    from matplotlib.font_manager import FontProperties
+    return FontProperties(family=FONT_FAMILY, weight=FONT_WEIGHT)
+
+
+@functools.lru_cache(maxsize=None)
 def _font():
-    return get_font(findfont(FONT))
+    from matplotlib.font_manager import findfont, get_font
+    return get_font(findfont(font_properties()))
 
 
 def missing_characters(text: str) -> List[str]:
@@ -38,7 +42,7 @@ def check_text(text: str) -> None:
         raise ValueError("mask text must contain a visible character")
     missing = missing_characters(text)
     if missing:
-        raise ValueError(f"the mask font ({FONT.get_family()[0]} bold) has no glyph for "
+        raise ValueError(f"the mask font ({FONT_FAMILY} {FONT_WEIGHT}) has no glyph for "
                          f"{', '.join(repr(c) for c in missing)}")
 
 
@@ -52,8 +56,10 @@ def glyph_mask(shape: Tuple[int, int], text: str = "a", margin: float = MARGIN) 
     rows, cols = int(shape[0]), int(shape[1])
     if rows < 1 or cols < 1:
         raise ValueError(f"mask shape must be positive, got {shape}")
+    from matplotlib.path import Path
+    from matplotlib.textpath import TextPath
     check_text(text)
-    path = TextPath((0, 0), text, size=1, prop=FONT)
+    path = TextPath((0, 0), text, size=1, prop=font_properties())
     polygons = path.to_polygons()
     points = np.concatenate(polygons)
     low, high = points.min(axis=0), points.max(axis=0)

@@ -10,6 +10,8 @@ flags are --rounds, --prune_fraction, --prune_output_fraction, --strategy, --rew
 --prune_biases, --prune_rounding, --reset_optimizer, --reinit. Rerunning a finished
 command does nothing; a killed one resumes in the round it was in.
 """
+from __future__ import annotations
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -17,8 +19,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 from keras_initstudy import flagdefs  # noqa: E402
-from keras_initstudy.pruning import rounds  # noqa: E402
+from keras_initstudy import lazy  # noqa: E402
 from keras_initstudy.pruning.config import PruneExperimentConfig  # noqa: E402
+
+rounds = lazy.module("keras_initstudy.pruning.rounds")  # TensorFlow: imported once the flags are valid
 
 FLAGS = flags.FLAGS
 

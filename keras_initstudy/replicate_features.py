@@ -9,18 +9,24 @@ plain SGD, learning rate 0.1, a fixed number of steps (paper: 7,500), many seeds
 Each (U, r, eps, seed) adds a row to <output_dir>/<experiment>.csv (test
 accuracy and loss); rows already there are skipped, so the grid resumes.
 """
+from __future__ import annotations
+
 import os
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import pandas as pd  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import datasets, determinism, errors, flagdefs, pipeline, rundir  # noqa: E402
-from keras_initstudy.models.replicated import build_replicated_mlp  # noqa: E402
+from keras_initstudy import datasets, errors, flagdefs, lazy, rundir  # noqa: E402
+
+# TensorFlow and pandas: imported once the flags are valid.
+keras = lazy.module("keras")
+pd = lazy.module("pandas")
+determinism = lazy.module("keras_initstudy.determinism")
+pipeline = lazy.module("keras_initstudy.pipeline")
+replicated = lazy.module("keras_initstudy.models.replicated")
 
 FLAGS = flags.FLAGS
 KEYS = ["unique", "replicas", "noise", "seed"]
@@ -60,7 +66,7 @@ def train_one(data: datasets.Dataset, unique: int, replicas: int, noise: float, 
               batch_size: int, learning_rate: float, dropout: float = 0.0) -> dict:
     """Trains one network for exactly `steps` SGD steps; returns its test metrics."""
     determinism.seed_everything(seed)
-    model = build_replicated_mlp(data.info.input_shape, data.info.num_classes, unique, replicas, noise, dropout,
+    model = replicated.build_replicated_mlp(data.info.input_shape, data.info.num_classes, unique, replicas, noise, dropout,
                                  seed=seed)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])

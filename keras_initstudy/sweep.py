@@ -14,16 +14,19 @@ recorded and the sweep goes on. At the end the sweep writes
 settings, losses, accuracies, RMSD total and per layer, Appendix B fits at
 snapshot epochs) and <experiment>-failures.csv if any run failed.
 """
+from __future__ import annotations
+
 import os
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pandas as pd  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import errors, executors, flagdefs, grid, rundir, runners, settings  # noqa: E402
+from keras_initstudy import errors, executors, flagdefs, grid, lazy, rundir, runners, settings  # noqa: E402
+
+pd = lazy.module("pandas")
 
 FLAGS = flags.FLAGS
 

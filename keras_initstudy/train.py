@@ -7,13 +7,17 @@
 Watch it with `tensorboard --logdir=<output_dir>`. Rerunning a finished command
 does nothing; rerunning an interrupted one resumes after its last epoch.
 """
+from __future__ import annotations
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
 
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import flagdefs, training  # noqa: E402
+from keras_initstudy import flagdefs, lazy  # noqa: E402
+
+training = lazy.module("keras_initstudy.training")  # TensorFlow: imported once the flags are valid
 
 FLAGS = flags.FLAGS
 

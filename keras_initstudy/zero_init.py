@@ -9,11 +9,14 @@ model; batch-norm parameters keep their defaults.
 
 Every layer draws with its own seed, derived from the init seed and the layer's name.
 """
+from __future__ import annotations
+
 from typing import Tuple
 
-import keras
+from keras_initstudy import lazy, seeds
 
-from keras_initstudy import initializers, seeds
+keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
+initializers = lazy.module("keras_initstudy.initializers")
 
 SCHEMES = ("torch_default", "zeros_normal_bias", "zeros_uniform_bias", "zeros")
 

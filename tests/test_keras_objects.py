@@ -42,6 +42,14 @@ class LoadingTest(tf.test.TestCase):
                               "'tensorflow' in sys.modules)"], capture_output=True, text=True, timeout=60)
         self.assertEqual(out.stdout.strip(), "False False")
 
+    def test_tensorflow_imported_after_the_settings_still_finds_a_whole_keras(self):
+        """A Ray worker imports the settings (Keras bound lazily), then TensorFlow, then builds:
+        TensorFlow's import looks at `keras` half-way, which must not leave a broken module."""
+        code = ("import sys, keras_initstudy.config\nassert 'keras' not in sys.modules\nimport tensorflow\n"
+                "from keras_initstudy.models import registry\nprint(registry.keras.Model.__name__)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.stdout.strip(), "Model", msg=out.stderr[-2000:])
+
     def test_a_saved_leakynet_with_paper_sgd_loads_in_a_fresh_process(self):
         cfg = config.ExperimentConfig().replace(model="leakynet", widen_factor=1, num_blocks=3,
                                                 channel_init="1_i1i", momentum=0.9, weight_decay=5e-4)

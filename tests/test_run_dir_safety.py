@@ -198,11 +198,41 @@ class FailedRunTest(tf.test.TestCase):
         self.assertFalse(os.path.exists(rundir.path_for(cfg)))
 
 
+FLAG_CHECK = """
+import runpy, sys, time
+start = time.monotonic()
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_module("keras_initstudy." + sys.argv[0], run_name="__main__")
+except SystemExit as e:
+    print(repr(e.code), "tensorflow" in sys.modules, type(sys.modules.get("keras")).__name__,
+          round(time.monotonic() - start, 2))
+"""
+
+
+class FlagRejectionTest(tf.test.TestCase):
+
+    def test_every_binary_rejects_a_bad_flag_before_importing_tensorflow(self):
+        procs = {binary: subprocess.Popen([sys.executable, "-c", FLAG_CHECK, binary, "--widht=3"], env=ENV, cwd=ROOT,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for binary in ("train", "prune", "sweep", "determinism_compare", "replicate_features")}
+        for binary, proc in procs.items():
+            stdout, stderr = proc.communicate(timeout=120)
+            code, tensorflow_imported, keras_module, seconds = stdout.split()
+            self.assertEqual(code, "1", msg=binary)
+            self.assertIn("widht", stderr, msg=binary)
+            self.assertEqual((tensorflow_imported, keras_module), ("False", "NoneType"), msg=binary)  # no keras
+        rejected = subprocess.run([sys.executable, "-c", FLAG_CHECK, "train", "--model=constnet", "--num_blocks=4"],
+                                  env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        self.assertIn("multiple of 3", rejected.stderr)  # a config-level check: still before TensorFlow
+        self.assertEqual(rejected.stdout.split()[1:3], ["False", "NoneType"])
+
+
 class InterruptTest(tf.test.TestCase):
 
     def test_ctrl_c_exits_130_with_the_message_on_its_own_line(self):
         out = self.get_temp_dir()
-        proc = subprocess.Popen([sys.executable, "-u", "-m", "keras_initstudy.train", "--width=64", "--epochs=50",
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "keras_initstudy.train", "--width=64", "--epochs=5000",
                                  "--snapshots=none", "--noweight_images", f"--output_dir={out}"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
         for line in proc.stdout:  # wait until training has started
@@ -210,7 +240,10 @@ class InterruptTest(tf.test.TestCase):
                 break
         time.sleep(2.0)
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=120)
+        try:
+            stdout, stderr = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
         self.assertEqual(proc.returncode, errors.INTERRUPTED)
         self.assertIn("\n\ntrain: interrupted; rerun the same command to resume", "\n" + stderr)
         self.assertNotIn("Traceback", stderr)

@@ -29,15 +29,18 @@ each batch norm's running averages are updated twice per step: PyTorch momentum
 0.1 applied twice is Keras momentum 0.9^2 = 0.81 (`batch_norm_momentum`, set
 by the _as_released flagfile).
 """
+from __future__ import annotations
+
 import dataclasses
 from typing import ClassVar, Optional, Tuple
 
-import keras
-
-from keras_initstudy import initializers, seeds, settings
+from keras_initstudy import lazy, seeds, settings
 from keras_initstudy.models.mlp import DROPOUT
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
 from keras_initstudy.settings import at_least, between, setting
+
+keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
+initializers = lazy.module("keras_initstudy.initializers")
 
 STEM_CHANNELS = 16
 STAGE_WIDTHS = (16, 32, 64)

@@ -24,18 +24,21 @@ recentres and rescales each channel, which keeps identical features identical.
 With a stem of '1', every feature of every layer is identical at init (the
 paper's "averaging the incoming channels"; Table 2's '1_...' rows).
 """
+from __future__ import annotations
+
 import dataclasses
 import math
 from typing import ClassVar, Optional, Tuple
 
-import keras
-
-from keras_initstudy import initializers, seeds, settings
+from keras_initstudy import lazy, seeds, settings
 from keras_initstudy.models.constnet import STEM_CHANNELS, WideStagesConfig, batch_norm_layer, dropout_layer, \
     stage_plan
-from keras_initstudy.models.layers import ScalarBias
 from keras_initstudy.models.registry import ModelSpec, Seeds, register
 from keras_initstudy.settings import setting
+
+keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
+initializers = lazy.module("keras_initstudy.initializers")
+layers = lazy.module("keras_initstudy.layers")
 
 LETTERS = "i1h"
 H_VARIANCES = ("released", "leaky_he")
@@ -92,7 +95,7 @@ def build_leakynet(input_shape: Tuple[int, ...], num_classes: int, widen_factor:
     x = conv(STEM_CHANNELS, 1, letters[0], 1.0, "stem_conv")(inputs)
     for j, (stage, block, _, c_out, stride) in enumerate(stage_plan(num_blocks, widen_factor)):
         prefix = f"stage{stage}_block{block}"
-        x = ScalarBias(name=f"{prefix}_input_bias")(x)
+        x = layers.ScalarBias(name=f"{prefix}_input_bias")(x)
         x = conv(c_out, stride, letters[1 + j], sign_factor(j, leaky_alpha), f"{prefix}_conv")(x)
         x = keras.layers.LeakyReLU(negative_slope=leaky_alpha, name=f"{prefix}_leaky")(x)
         if dropout:

@@ -5,9 +5,10 @@ Paper 003 compares eight initializations of its weights (variance_initializers:
 Table 1 and Fig. 4); biases start at zero unless --bias_initializer says otherwise
 (the authors' PyTorch code left them at PyTorch's default, torch_default).
 """
+from __future__ import annotations
+
 import dataclasses
 
-from keras_initstudy import variance_initializers  # noqa: F401 (registers paper 003's initializer names)
 from keras_initstudy.models.mlp import ACTIVATION, INITIALIZER, build_mlp
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
 from keras_initstudy.settings import setting

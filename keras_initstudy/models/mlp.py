@@ -6,23 +6,27 @@ biases zero. It follows the Keras MNIST MLP example the paper built on. Each
 layer's initial weights are drawn with their own seed, derived from the init seed
 and the layer's name (seeds.py).
 """
+from __future__ import annotations
+
 import dataclasses
 from typing import Any, Optional, Sequence, Tuple, Union
 
-import keras
 import numpy as np
 
-from keras_initstudy import initializers, masks, seeds, settings
+from keras_initstudy import lazy, masks, seeds, settings, specs
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
 from keras_initstudy.settings import at_least, between, setting
 
-InitializerSpec = Union[str, dict, keras.initializers.Initializer]
+keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
+initializers = lazy.module("keras_initstudy.initializers")
+
+InitializerSpec = Union[str, dict, "keras.initializers.Initializer"]
 
 
 def activation_layer(spec: str, name: str) -> Optional[keras.layers.Layer]:
     """A separate layer for an activation with arguments ('leaky_relu(negative_slope=0.05)');
     None for a plain Keras name, which the Dense layer applies itself."""
-    base, kwargs = initializers.parse_spec(spec)
+    base, kwargs = specs.parse_spec(spec)
     if not kwargs:
         keras.activations.get(base)  # raises for an unknown name
         return None
@@ -31,15 +35,10 @@ def activation_layer(spec: str, name: str) -> Optional[keras.layers.Layer]:
     return keras.layers.LeakyReLU(name=name, **kwargs)
 
 
-def _is_activation(spec: str) -> bool:
-    activation_layer(spec, "check")
-    return True
-
-
-INITIALIZER = settings.parses(initializers.check_spec,
+INITIALIZER = settings.parses(specs.check_initializer,
                               "must be an initializer: a Keras name (glorot_uniform, he_normal) or "
                               "name(key=value, ...), e.g. random_normal(stddev=0.5)")
-ACTIVATION = settings.Check(_is_activation, "must name a Keras activation (e.g. relu, tanh) or "
+ACTIVATION = settings.parses(specs.check_activation, "must name a Keras activation (e.g. relu, tanh) or "
                                             "leaky_relu(negative_slope=0.05)")
 def _drawable(text: str) -> bool:
     try:

@@ -7,16 +7,20 @@ model says about itself instead of guessing from variable names.
 
 Adding a model is one module in models/ (imported automatically) and its test.
 """
+from __future__ import annotations
+
 import dataclasses
 from typing import Callable, ClassVar, Dict, Optional, Sequence, Tuple
 
-import keras
-
-from keras_initstudy import errors, settings
+from keras_initstudy import errors, lazy, settings
 from keras_initstudy.registry import Registry
 
-KERNEL_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
-                 keras.layers.DepthwiseConv2D)
+keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
+
+def kernel_layer_types() -> tuple:
+    """The layers whose kernel is an edge weight."""
+    return (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+            keras.layers.DepthwiseConv2D)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +79,7 @@ class ModelSpec:
     def of(cls, model: keras.Model, output: str = "output", prunable: Optional[Sequence[str]] = None,
            features: Sequence[str] = ()) -> "ModelSpec":
         """The spec of a model whose kernel layers are its Dense and Conv layers."""
-        kernels = tuple(layer.name for layer in model.layers if isinstance(layer, KERNEL_LAYERS))
+        kernels = tuple(layer.name for layer in model.layers if isinstance(layer, kernel_layer_types()))
         return cls(model, kernels, tuple(kernels if prunable is None else prunable), output, tuple(features))
 
     def kernel(self, layer: str):

@@ -1,10 +1,13 @@
 """Paper 002 §2.1 / App. E: a one-hidden-layer ReLU MLP whose hidden units are
 replicas of `unique` He-initialised units (plus noise `noise`); second layer He."""
+from __future__ import annotations
+
 from typing import Tuple
 
-import keras
+from keras_initstudy import lazy, seeds
 
-from keras_initstudy import initializers, seeds
+keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
+initializers = lazy.module("keras_initstudy.initializers")
 
 
 def build_replicated_mlp(input_shape: Tuple[int, ...], num_classes: int, unique: int, replicas: int,

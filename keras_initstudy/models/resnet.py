@@ -15,15 +15,18 @@ and epsilon. Keras's 'same' padding puts an odd pad of a stride-2 conv at the bo
 right, where PyTorch's padding=1 pads both sides: shapes and counts agree, the sampled
 pixel grid is offset by one.
 """
+from __future__ import annotations
+
 import dataclasses
 
-import keras
-
-from keras_initstudy import initializers, seeds, settings
+from keras_initstudy import lazy, seeds, settings
 from keras_initstudy.models.constnet import BN_EPSILON, BN_MOMENTUM
 from keras_initstudy.models.mlp import INITIALIZER
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
 from keras_initstudy.settings import at_least, setting
+
+keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
+initializers = lazy.module("keras_initstudy.initializers")
 
 KAIMING_NORMAL = "kaiming_normal(gain=1.4142135623730951)"  # PyTorch's kaiming_normal_ default
 

@@ -15,16 +15,19 @@ ELU activations (§2.2) and one initialisation scheme for every Dense and Conv l
 
 Batch norm uses PyTorch's defaults (momentum 0.1, i.e. Keras's 0.9; epsilon 1e-5).
 """
+from __future__ import annotations
+
 import dataclasses
 from typing import Tuple
 
-import keras
-
-from keras_initstudy import settings, zero_init
+from keras_initstudy import lazy, settings
 from keras_initstudy.models.constnet import BN_EPSILON, BN_MOMENTUM
 from keras_initstudy.models.mlp import ACTIVATION
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
 from keras_initstudy.settings import positive, setting
+
+keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
+zero_init = lazy.module("keras_initstudy.zero_init")
 
 
 def _hidden_sizes(text: str) -> Tuple[int, ...]:

@@ -10,17 +10,20 @@ fan_out, N(0, 2 / (k*k*C_out)) (untruncated); batch norms start at gamma 1,
 beta 0; the Dense weight has PyTorch's default U(+-1/sqrt(fan_in)) and a zero
 bias. WRN-28-10 on CIFAR-10 has 36,479,194 trainable parameters.
 """
+from __future__ import annotations
+
 import dataclasses
 from typing import Optional, Tuple
 
-import keras
-
-from keras_initstudy import initializers, seeds, settings
+from keras_initstudy import lazy, seeds, settings
 from keras_initstudy.models.constnet import (STAGE_STRIDES, STAGE_WIDTHS, STEM_CHANNELS, batch_norm_layer,
                                              dropout_layer, he_fan_out)
 from keras_initstudy.models.mlp import DROPOUT
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
 from keras_initstudy.settings import at_least, setting
+
+keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
+initializers = lazy.module("keras_initstudy.initializers")
 
 
 def build_wide_resnet(input_shape: Tuple[int, ...], num_classes: int, depth: int = 28, widen_factor: int = 10,

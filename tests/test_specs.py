@@ -1,0 +1,33 @@
+"""The names specs.py accepts without Keras are exactly ones Keras (or the package) builds."""
+import keras
+import tensorflow as tf
+
+from keras_initstudy import initializers, specs, variance_initializers  # noqa: F401 (registers names)
+
+
+class SpecNamesTest(tf.test.TestCase):
+
+    def test_every_listed_keras_initializer_and_activation_exists(self):
+        for name in specs.KERAS_INITIALIZERS:
+            self.assertIsNotNone(keras.initializers.get(name), msg=name)
+        for name in specs.KERAS_ACTIVATIONS:
+            self.assertTrue(callable(keras.activations.get(name)), msg=name)
+
+    def test_the_package_list_is_the_registry(self):
+        self.assertEqual(specs.PACKAGE_INITIALIZERS, set(initializers.NAMED.names()))
+
+    def test_checks(self):
+        for good in ("glorot_uniform", "xavier_normal", "random_normal(stddev=0.5)", "kaiming_normal(gain=2.0)"):
+            specs.check_initializer(good)
+        for bad in ("glorot_unifrom", "random_normal(stdev=0.5)", "zeros(", "x(seed=3)"):
+            with self.subTest(bad), self.assertRaises(ValueError):
+                specs.check_initializer(bad)
+        specs.check_activation("relu")
+        specs.check_activation("leaky_relu(negative_slope=0.05)")
+        for bad in ("rleu", "tanh(x=1)"):
+            with self.subTest(bad), self.assertRaises(ValueError):
+                specs.check_activation(bad)
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -3,7 +3,7 @@
 Library modules never define flags at import; binaries call `define_train_flags()`.
 Each flag's default, help and validator come from its field (settings.setting), so
 they are stated once. A field that several models share with different defaults
-(kernel_initializer: mlp glorot_uniform, wrn he_normal) becomes a flag without a
+(kernel_initializer: mlp glorot_uniform, resnet kaiming_normal) becomes a flag without a
 default whose help lists each model's; an unset flag leaves the model's default.
 """
 import dataclasses

@@ -6,18 +6,22 @@ then those outside a mark (a letter, or any 0/1 matrix) set to exactly zero.
 import inspect
 from typing import Optional, Tuple, Union
 
-import keras
 import numpy as np
 
-from keras_initstudy import masks, seeds
-from keras_initstudy.specs import parse_spec  # noqa: F401 (part of this module's API)
 from keras_initstudy.registry import Registry
 
 PACKAGE = "keras_initstudy"
 
 # The package's own initializers by the name a flag gives them (e.g. papers 001, 003):
 # decorate a class with @NAMED.register("name") to make it available to from_spec.
+# Defined before Keras is imported: when this module is what first imports Keras,
+# keras_objects.register() runs then and its modules add their names here.
 NAMED: Registry[type] = Registry("initializer")
+
+import keras  # noqa: E402
+
+from keras_initstudy import masks, seeds  # noqa: E402
+from keras_initstudy.specs import parse_spec  # noqa: E402,F401 (part of this module's API)
 
 
 def initializer_class(name: str) -> type:

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras_initstudy
-from keras_initstudy import config, keras_objects, models, training
+from keras_initstudy import config, keras_objects, models, specs, training
 from keras_initstudy.datasets import base
 
 INFO = base.DatasetInfo("t", 10, (32, 32, 3), tuple("abcdefghij"))
@@ -49,6 +49,17 @@ class LoadingTest(tf.test.TestCase):
                 "from keras_initstudy.models import registry\nprint(registry.keras.Model.__name__)")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         self.assertEqual(out.stdout.strip(), "Model", msg=out.stderr[-2000:])
+
+    def test_each_object_module_can_be_the_first_to_import_keras(self):
+        """Whichever of them imports Keras first, the hook registers the others without a circular
+        import (initializers once failed: variance_initializers needs its registry)."""
+        procs = {module: subprocess.Popen(
+            [sys.executable, "-c", f"import {module}\nfrom keras_initstudy import initializers\n"
+                                   "print(len(initializers.NAMED.names()))"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for module in keras_objects.MODULES}
+        for module, proc in procs.items():
+            stdout, stderr = proc.communicate(timeout=240)
+            self.assertEqual(stdout.strip(), str(len(specs.PACKAGE_INITIALIZERS)), msg=f"{module}: {stderr[-2000:]}")
 
     def test_a_saved_leakynet_with_paper_sgd_loads_in_a_fresh_process(self):
         cfg = config.ExperimentConfig().replace(model="leakynet", widen_factor=1, num_blocks=3,

@@ -75,6 +75,20 @@ class LockTest(tf.test.TestCase):
         self.assertEqual(holder.wait(timeout=30), 0)
         self.assertTrue(rundir.is_done(run_dir))
 
+    def test_a_sweep_leaves_a_locked_run_to_its_writer(self):
+        from keras_initstudy import sweep
+        configs = [self.cfg(seed=seed) for seed in (0, 1)]
+        holder = hold_lock(rundir.path_for(configs[0]), 60)
+        try:
+            run_dirs, failures = sweep.run_grid(configs, progress=False)
+        finally:
+            holder.kill()
+            holder.wait()
+        self.assertEqual(run_dirs, [rundir.path_for(configs[1])])
+        self.assertLen(failures, 1)
+        self.assertIn(f"is being written by pid {holder.pid}", failures[0]["error"])
+        self.assertFalse(os.path.exists(rundir.history_path(rundir.path_for(configs[0]))))
+
     def test_the_binary_gives_one_line_and_a_non_zero_status(self):
         cfg = self.cfg()
         holder = hold_lock(rundir.path_for(cfg), 120)
@@ -234,7 +248,9 @@ class InterruptTest(tf.test.TestCase):
         out = self.get_temp_dir()
         proc = subprocess.Popen([sys.executable, "-u", "-m", "keras_initstudy.train", "--width=64", "--epochs=5000",
                                  "--snapshots=none", "--noweight_images", f"--output_dir={out}"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT,
+                                # as from a shell: Ctrl-C not ignored (a test runner that started Ray may ignore it)
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         for line in proc.stdout:  # wait until training has started
             if line.startswith("training into"):
                 break

@@ -5,10 +5,14 @@ one table. `train` is training.run; the pruning loop registers here too.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Optional
+import importlib
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, Tuple
 
-from keras_initstudy import errors, lazy, rundir
+from keras_initstudy import errors, rundir
 from keras_initstudy.registry import Registry
+
+if TYPE_CHECKING:
+    import pandas
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,13 +26,18 @@ class Runner:
     is_complete: Callable[[object, str], bool] = lambda cfg, run_dir: rundir.is_done(run_dir)
 
 
-RUNNERS: Registry[Callable[[], Runner]] = Registry("runner", errors.UserError)
+# name -> ('module:ConfigClass', function returning the Runner)
+RUNNERS: Registry[Tuple[str, Callable[[], Runner]]] = Registry("runner", errors.UserError)
 
 
-def register(name: str):
-    """Decorator for a function returning the Runner (imports stay lazy: Ray workers
-    and the sweep import TensorFlow only when a run needs it)."""
-    return RUNNERS.register(name)
+def register(name: str, config_class_path: str):
+    """Decorator for a function returning the Runner, which may import TensorFlow: it runs
+    only when a run needs it. The config class ('module:Class') must import without
+    TensorFlow: binaries define their flags from it before checking them."""
+    def add(factory: Callable[[], Runner]) -> Callable[[], Runner]:
+        RUNNERS.add(name, (config_class_path, factory))
+        return factory
+    return add
 
 
 def names():
@@ -36,24 +45,22 @@ def names():
 
 
 def get(name: str) -> Runner:
-    return RUNNERS.get(name)()
+    return RUNNERS.get(name)[1]()
 
 
 def config_class(name: str) -> type:
-    return get(name).config_class
+    module, cls = RUNNERS.get(name)[0].split(":")
+    return getattr(importlib.import_module(module), cls)
 
 
-@register("train")
+@register("train", "keras_initstudy.config:ExperimentConfig")
 def _train() -> Runner:
-    from keras_initstudy import config
-    training, runs = lazy.module("keras_initstudy.training"), lazy.module("keras_initstudy.analysis.runs")
-    return Runner("train", config.ExperimentConfig, lambda *a, **k: training.run(*a, **k),
-                  lambda *a, **k: runs.table(*a, **k), after_run=lambda *a, **k: runs.fits(*a, **k))
+    from keras_initstudy import config, training
+    from keras_initstudy.analysis import runs
+    return Runner("train", config.ExperimentConfig, training.run, runs.table, after_run=runs.fits)
 
 
-@register("prune")
+@register("prune", "keras_initstudy.pruning.config:PruneExperimentConfig")
 def _prune() -> Runner:
-    from keras_initstudy.pruning import config, layout
-    rounds = lazy.module("keras_initstudy.pruning.rounds")
-    return Runner("prune", config.PruneExperimentConfig, lambda *a, **k: rounds.run(*a, **k),
-                  lambda *a, **k: rounds.table(*a, **k), is_complete=layout.is_complete)
+    from keras_initstudy.pruning import config, layout, rounds
+    return Runner("prune", config.PruneExperimentConfig, rounds.run, rounds.table, is_complete=layout.is_complete)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -60,8 +59,7 @@ def mechanism_config(base: config_lib.ExperimentConfig, mechanism: str, repeat: 
 
 def final_weights(run_dir: str):
     """{'stage1_block1_conv/kernel': array, ...} of a finished run's model."""
-    model = keras.models.load_model(rundir.model_path(run_dir))
-    return {callbacks.snapshots.variable_name(model, v): v.numpy() for v in model.trainable_weights}
+    return callbacks.snapshots.weights_by_path(keras.models.load_model(rundir.model_path(run_dir)))
 
 
 def stage_correlations(weights: dict, kind: str = "pearson") -> dict:

@@ -145,6 +145,15 @@ def load_data(cfg: config_lib.ExperimentConfig, dataset: Optional[datasets.Datas
     return data
 
 
+def start_writing(run_dir: str, cfg: config_lib.ExperimentConfig, data: datasets.Dataset) -> None:
+    """What every runner does first once it holds the run's lock: clear a killed writer's
+    temporaries, then record the settings, the environment and the data sizes."""
+    rundir.remove_stale_temporaries(run_dir)
+    rundir.write_settings(run_dir, cfg)
+    rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
+    rundir.write_json(rundir.data_sizes_path(run_dir), data_sizes(data))
+
+
 def data_sizes(data: datasets.Dataset) -> dict:
     """What data.json records: the examples each split holds."""
     return {"train": len(data.train), "validation": len(data.validation) if data.validation is not None else 0,
@@ -229,10 +238,7 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
     with rundir.writer_lock(run_dir, wait=cfg.run.wait_for_lock):
         if already_done(cfg, run_dir):  # finished by the process we waited for
             return run_dir
-        rundir.remove_stale_temporaries(run_dir)
-        rundir.write_settings(run_dir, cfg)
-        rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
-        rundir.write_json(rundir.data_sizes_path(run_dir), data_sizes(data))
+        start_writing(run_dir, cfg, data)
         fit_into(run_dir, cfg, model, data, [*extra_callbacks, *measurements], 0, end, per_epoch, verbose)
         with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
             model.save(tmp)

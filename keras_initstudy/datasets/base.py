@@ -33,6 +33,13 @@ class Dataset:
     validation: Optional[Split] = None  # held out of the training split (hold_out)
 
 
+def map_images(data: Dataset, transform: Callable[[np.ndarray], np.ndarray],
+               info: Optional[DatasetInfo] = None) -> Dataset:
+    """`data` with `transform` applied to the images of every split it has (labels kept)."""
+    apply = lambda split: None if split is None else Split(images=transform(split.images), labels=split.labels)
+    return Dataset(apply(data.train), apply(data.test), info or data.info, apply(data.validation))
+
+
 def pad_to(data: Dataset, size: int) -> Dataset:
     """Every image zero-padded to size x size (centred; an odd margin goes below and right)."""
     height, width = data.info.input_shape[:2]
@@ -40,9 +47,8 @@ def pad_to(data: Dataset, size: int) -> Dataset:
         raise errors.UserError(f"--pad_to={size} is smaller than the {height}x{width} images")
     top, left = (size - height) // 2, (size - width) // 2
     pads = ((0, 0), (top, size - height - top), (left, size - width - left), (0, 0))
-    pad = lambda split: None if split is None else Split(images=np.pad(split.images, pads), labels=split.labels)
     info = dataclasses.replace(data.info, input_shape=(size, size, *data.info.input_shape[2:]))
-    return Dataset(pad(data.train), pad(data.test), info, pad(data.validation))
+    return map_images(data, lambda images: np.pad(images, pads), info)
 
 
 def channel_statistics(images: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -67,9 +73,7 @@ def normalize_channels(data: Dataset) -> Dataset:
     if np.any(std == 0):
         raise errors.UserError(f"--normalize=per_channel: a channel of {data.info.name}'s training images is "
                                "constant")
-    scale = lambda split: None if split is None else Split(
-        images=((split.images - mean) / std).astype(np.float32), labels=split.labels)
-    return Dataset(scale(data.train), scale(data.test), data.info, scale(data.validation))
+    return map_images(data, lambda images: ((images - mean) / std).astype(np.float32))
 
 
 def hold_out(data: Dataset, fraction: float, seed: int) -> Dataset:

@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 
 from keras_initstudy import lazy, seeds, settings
 from keras_initstudy.models.constnet import (STAGE_STRIDES, STAGE_WIDTHS, STEM_CHANNELS, batch_norm_layer,
-                                             dropout_layer, he_fan_out)
+                                             dropout_layer, feature_layers, he_fan_out)
 from keras_initstudy.models.mlp import DROPOUT
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
 from keras_initstudy.settings import at_least, setting
@@ -80,5 +80,4 @@ def build(cfg: WideResNetConfig, info, seeds_: Seeds) -> ModelSpec:
     model = build_wide_resnet(info.input_shape, info.num_classes, depth=cfg.wrn_depth,
                               widen_factor=cfg.widen_factor, dropout=cfg.dropout,
                               init_seed=seeds_.init, data_seed=seeds_.data)
-    return ModelSpec.of(model, features=tuple(layer.name for layer in model.layers
-                                              if layer.name == "stem_conv" or layer.name.endswith("_add")))
+    return ModelSpec.of(model, features=feature_layers(model))

@@ -221,10 +221,7 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
             rundir.clear_done(run_dir)
         elif training.already_done(cfg, run_dir):  # finished by the process we waited for
             return run_dir
-        rundir.remove_stale_temporaries(run_dir)
-        rundir.write_settings(run_dir, cfg)
-        rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
-        rundir.write_json(rundir.data_sizes_path(run_dir), training.data_sizes(data))
+        training.start_writing(run_dir, cfg, data)
         for r in range(cfg.pruning.rounds):
             if rundir.is_done(round_dir(run_dir, r)):
                 logging.info("round %d already done", r)

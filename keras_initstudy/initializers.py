@@ -4,7 +4,7 @@ MaskedInitializer (paper 000 §4, footnote 5): weights drawn by a base initializ
 then those outside a mark (a letter, or any 0/1 matrix) set to exactly zero.
 """
 import inspect
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import numpy as np
 

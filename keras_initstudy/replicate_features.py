@@ -66,8 +66,8 @@ def train_one(data: datasets.Dataset, unique: int, replicas: int, noise: float, 
               batch_size: int, learning_rate: float, dropout: float = 0.0) -> dict:
     """Trains one network for exactly `steps` SGD steps; returns its test metrics."""
     determinism.seed_everything(seed)
-    model = replicated.build_replicated_mlp(data.info.input_shape, data.info.num_classes, unique, replicas, noise, dropout,
-                                 seed=seed)
+    model = replicated.build_replicated_mlp(data.info.input_shape, data.info.num_classes, unique, replicas, noise,
+                                            dropout, seed=seed)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     stream = pipeline.train_stream(data.train, batch_size, seed, 0, steps)
@@ -111,6 +111,7 @@ def run_grid(path: str) -> None:
     summary = table[table["steps"] == FLAGS.steps].groupby(["replicas", "noise", "unique"])["test_accuracy"]
     print(summary.agg(["mean", "std", "count"]).to_string())
     print(f"wrote {path}")
+
 
 if __name__ == "__main__":
     define_flags()

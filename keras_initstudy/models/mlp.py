@@ -39,16 +39,9 @@ INITIALIZER = settings.parses(specs.check_initializer,
                               "must be an initializer: a Keras name (glorot_uniform, he_normal) or "
                               "name(key=value, ...), e.g. random_normal(stddev=0.5)")
 ACTIVATION = settings.parses(specs.check_activation, "must name a Keras activation (e.g. relu, tanh) or "
-                                            "leaky_relu(negative_slope=0.05)")
-def _drawable(text: str) -> bool:
-    try:
-        masks.check_text(text)
-    except ValueError:
-        return False
-    return True
-
-
-MASK = settings.Check(lambda v: v == "none" or (len(v) <= 8 and _drawable(v)),
+                                                     "leaky_relu(negative_slope=0.05)")
+# masks.check_text raises ValueError for a character the font lacks; a Check reads that as False.
+MASK = settings.Check(lambda v: v == "none" or (len(v) <= 8 and masks.check_text(v) is None),
                       "must be none or 1-8 characters the mask font can draw (DejaVu Sans: Latin, Greek, "
                       "Cyrillic, symbols; not CJK)")
 DROPOUT = between(0.0, 0.99)

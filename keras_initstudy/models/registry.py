@@ -17,6 +17,7 @@ from keras_initstudy.registry import Registry
 
 keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
 
+
 def kernel_layer_types() -> tuple:
     """The layers whose kernel is an edge weight."""
     return (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,

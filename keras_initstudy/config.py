@@ -202,6 +202,12 @@ class RunConfig:
                                     STEP, hashed=False)
     wait_for_lock: bool = setting(False, "When another process is writing the run directory, wait for it to "
                                   "finish instead of exiting with an error.", hashed=False)
+    steps_per_execution: str = setting(
+        "auto", "Optimizer steps per call into TensorFlow: auto (as many as the instruments allow: every step "
+        "an instrument reads, and every epoch end, ends a call; loop.py) or a number (1: the host sees every "
+        "step). Results do not depend on it.", settings.Check(
+            lambda v: v == "auto" or (v.isdigit() and int(v) >= 1), "must be auto or a positive integer"),
+        hashed=False)
 
     __post_init__ = settings.validate_fields
 

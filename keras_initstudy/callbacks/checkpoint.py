@@ -36,8 +36,11 @@ class Checkpoint(StepCallback):
     def save(self) -> None:
         training_state.save(self.model, self.directory, LATEST, self.step)
 
+    def acts_at(self, step):
+        return step % self.every == 0 and step % self.steps_per_epoch != 0
+
     def on_step(self, step):
-        if step % self.every == 0 and step % self.steps_per_epoch:
+        if self.acts_at(step):
             self.save()  # mid-epoch; epoch ends are saved after the epoch's logs are written
 
     def on_epoch_end(self, epoch, logs=None):
@@ -64,6 +67,9 @@ class SavePoints(StepCallback):
         super().on_train_begin(logs)
         if self.step in self.steps and not training_state.exists(self.directory, step_name(self.step)):
             training_state.save(self.model, self.directory, step_name(self.step), self.step)
+
+    def acts_at(self, step):
+        return step in self.steps
 
     def on_step(self, step):
         if step in self.steps:

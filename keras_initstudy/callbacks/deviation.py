@@ -55,10 +55,14 @@ class DeviationTracker(StepCallback):
         self.step_rows = [r for r in self.step_rows if r["step"] <= self.step]  # a resumed run redoes the rest
 
     def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
         self._epoch = epoch
 
+    def acts_at(self, step):
+        return bool(self.every_steps) and step % self.every_steps == 0
+
     def on_step(self, step):
-        if self.every_steps and step % self.every_steps == 0:
+        if self.acts_at(step):
             self.step_rows.append({"step": step, "epoch": self._epoch, **self.measure()})
 
     def on_epoch_end(self, epoch, logs=None):

@@ -47,7 +47,11 @@ class HistoryCSV(StepCallback):
         self.rows = [r for r in read_history(path) if row_step(r, steps_per_epoch) <= resume_step]
         self._start = None
 
+    def acts_at(self, step):
+        return False  # rows are written at epoch ends only
+
     def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):

@@ -71,6 +71,9 @@ class WeightSnapshots(StepCallback):
                 rundir.snapshot_path_for(self.run_dir, self.schedule[self.step])):
             self.save(self.schedule[self.step])
 
+    def acts_at(self, step):
+        return step in self.schedule
+
     def on_step(self, step):
         if step in self.schedule:
             self.save(self.schedule[step])

@@ -49,6 +49,9 @@ class StepLog(StepCallback):
         if not self.rows or int(self.rows[-1]["step"]) < self.step:
             self.record(self.step)
 
+    def acts_at(self, step):
+        return self.logs_at(step)
+
     def on_step(self, step):
         if self.logs_at(step):
             self.record(step)

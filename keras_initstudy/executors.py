@@ -1,8 +1,10 @@
 """Executors: run a list of configs with a runner, one after another here, or as Ray tasks.
 
-    for index, outcome in executor.run(runner_name, configs): ...
+    for index, outcome in executor.run(runner_name, configs, ensemble_size=10): ...
 
-`outcome` is the run directory, or a Failure. Finished runs are not given to the
+`outcome` is the run directory, or a Failure. With ensemble_size > 1, configs that
+differ only in their seeds train together as seed ensembles of up to that many
+(ensemble/grouping.py); each still gets its own run directory and outcome. Finished runs are not given to the
 executor (the sweep skips them), and every run resumes from its own checkpoint, so
 a retried or rerun run continues where it stopped.
 
@@ -44,34 +46,77 @@ def run_one(runner_name: str, cfg, dataset=None) -> str:
     return run_dir
 
 
+def _failure(e: BaseException) -> Failure:
+    return Failure(_one_line(e), "".join(traceback.format_exception(e)))
+
+
+def run_group(runner_name: str, cfgs: Sequence, dataset=None) -> List[Union[str, Failure]]:
+    """One outcome per config: a single config runs alone, several as one seed ensemble
+    (whose after_run steps follow, member by member). Never raises: errors become Failures."""
+    if len(cfgs) == 1:
+        try:
+            return [run_one(runner_name, cfgs[0], dataset)]
+        except Exception as e:  # record and go on: one bad run must not end a long sweep
+            return [_failure(e)]
+    from keras_initstudy import runners
+    from keras_initstudy.ensemble import runner as ensemble_runner
+    try:
+        outcomes = ensemble_runner.run(cfgs, verbose=0, dataset=dataset)
+    except Exception as e:  # the whole ensemble stopped: every member failed with it
+        return [_failure(e)] * len(cfgs)
+    after_run = runners.get(runner_name).after_run
+    found = []
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            found.append(_failure(outcome))
+            continue
+        try:
+            if after_run is not None:
+                after_run(outcome)
+            found.append(outcome)
+        except Exception as e:
+            found.append(_failure(e))
+    return found
+
+
+def _groups(runner_name: str, configs: Sequence, ensemble_size: int) -> List[List[int]]:
+    from keras_initstudy.ensemble import grouping
+    return grouping.groups(configs, ensemble_size, runner_name)
+
+
 class LocalExecutor:
-    def run(self, runner_name: str, configs: Sequence) -> Iterator[Tuple[int, Union[str, Failure]]]:
+    def run(self, runner_name: str, configs: Sequence,
+            ensemble_size: int = 1) -> Iterator[Tuple[int, Union[str, Failure]]]:
         import keras
         from keras_initstudy import datasets
         loaded = {}
-        for index, cfg in enumerate(configs):
+        for group in _groups(runner_name, configs, ensemble_size):
+            cfg = configs[group[0]]
             try:
                 key = (cfg.data.dataset, cfg.data.data_dir)
                 if key not in loaded:
                     loaded[key] = datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
-                outcome = run_one(runner_name, cfg, loaded[key])
-            except Exception as e:  # record and go on: one bad run must not end a long sweep
-                outcome = Failure(_one_line(e), traceback.format_exc())
+                outcomes = run_group(runner_name, [configs[i] for i in group], loaded[key])
+            except Exception as e:  # the dataset did not load: record and go on
+                outcomes = [_failure(e)] * len(group)
             finally:
                 keras.backend.clear_session()
-            yield index, outcome
+            yield from zip(group, outcomes)
 
 
 TASK_NAME = "keras_initstudy_run"  # also the worker's process title while it runs: ray::keras_initstudy_run
 
 
-def _ray_task(runner_name: str, cfg, threads: int) -> str:
-    """Body of a Ray task, in a fresh worker process: size TensorFlow's pools, then run."""
+def _ray_task(runner_name: str, cfgs, threads: int) -> List[Union[str, Failure]]:
+    """Body of a Ray task, in a fresh worker process: size TensorFlow's pools, then run
+    one config, or several as one seed ensemble."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    return run_one(runner_name, cfg)
+    if len(cfgs) == 1:
+        return [run_one(runner_name, cfgs[0])]  # its exception is Ray's to report
+    return run_group(runner_name, cfgs)
 
 
 class RayExecutor:
@@ -95,22 +140,24 @@ class RayExecutor:
                 kwargs["num_cpus"] = num_cpus
             ray.init(**kwargs)
 
-    def run(self, runner_name: str, configs: Sequence) -> Iterator[Tuple[int, Union[str, Failure]]]:
+    def run(self, runner_name: str, configs: Sequence,
+            ensemble_size: int = 1) -> Iterator[Tuple[int, Union[str, Failure]]]:
         ray = self.ray
         task = ray.remote(max_calls=1)(_ray_task).options(  # max_calls=1: a fresh worker process per run
             num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
             max_retries=self.max_retries, retry_exceptions=False, name=TASK_NAME)
         threads = max(1, math.floor(self.cpus_per_run))
-        pending = {task.remote(runner_name, cfg, threads): index for index, cfg in enumerate(configs)}
+        pending = {task.remote(runner_name, [configs[i] for i in group], threads): group
+                   for group in _groups(runner_name, configs, ensemble_size)}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            index = pending.pop(done[0])
+            group = pending.pop(done[0])
             try:
-                outcome = ray.get(done[0])
+                outcomes = ray.get(done[0])
             except Exception as e:  # RayTaskError wraps the run's own exception; WorkerCrashedError: retries spent
                 cause = getattr(e, "cause", None) or e
-                outcome = Failure(_one_line(cause), str(e))
-            yield index, outcome
+                outcomes = [Failure(_one_line(cause), str(e))] * len(group)
+            yield from zip(group, outcomes)
 
 
 def make(name: str, **kwargs) -> Union[LocalExecutor, RayExecutor]:

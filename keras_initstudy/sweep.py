@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 from keras_initstudy import errors, executors, flagdefs, grid, lazy, rundir, runners, settings  # noqa: E402
+from keras_initstudy.ensemble import grouping as ensemble_grouping  # noqa: E402
 
 pd = lazy.module("pandas")
 
@@ -48,6 +49,10 @@ def define_sweep_flags(fv=FLAGS):
                        lower_bound=0.0, flag_values=fv)
     flags.DEFINE_integer("max_retries", 3, "ray: times a run whose worker died is retried (it resumes).",
                          lower_bound=0, flag_values=fv)
+    flags.DEFINE_integer("ensemble_size", None, "Runs that differ only in their seeds train together as one "
+                         "seed ensemble of up to this many (MLP family, train runner; each keeps its own run "
+                         "directory). Default: 10 on a CPU, 32 on a GPU (ensemble/grouping.py); 1: one by one.",
+                         lower_bound=1, flag_values=fv)
     flags.DEFINE_string("table", "", "Path prefix of the aggregated table "
                         "(default <output_dir>/<experiment>-table).", flag_values=fv)
 
@@ -82,15 +87,16 @@ class Progress:
         print(self.line(), file=self.stream, flush=True)
 
 
-def run_grid(configs, runner_name: str = "train", executor=None, progress: bool = True):
-    """Runs every config not yet finished; returns (run_dirs in grid order, failure rows)."""
+def run_grid(configs, runner_name: str = "train", executor=None, progress: bool = True, ensemble_size: int = 1):
+    """Runs every config not yet finished, those differing only in seeds as ensembles of up
+    to ensemble_size; returns (run_dirs in grid order, failure rows)."""
     executor = executor or executors.LocalExecutor()
     configs = executors.absolute_paths(configs)
     complete = runners.get(runner_name).is_complete
     todo = [i for i, c in enumerate(configs) if not complete(c, rundir.path_for(c))]
     tracker = Progress(len(configs), len(configs) - len(todo)) if progress else None
     outcomes = {i: rundir.path_for(c) for i, c in enumerate(configs) if i not in todo}
-    for position, outcome in executor.run(runner_name, [configs[i] for i in todo]):
+    for position, outcome in executor.run(runner_name, [configs[i] for i in todo], ensemble_size=ensemble_size):
         outcomes[todo[position]] = outcome
         if tracker:
             tracker.update(isinstance(outcome, executors.Failure))
@@ -128,7 +134,8 @@ def main(argv):
     failures_prefix = prefix[:-len("-table")] if prefix.endswith("-table") else prefix
     with errors.one_line_errors("sweep", "rerun the same command: finished runs are skipped, others resume"):
         os.makedirs(base.run.output_dir, exist_ok=True)
-        run_dirs, failures = run_grid(configs, FLAGS.runner, executor)
+        size = FLAGS.ensemble_size or ensemble_grouping.default_size()
+        run_dirs, failures = run_grid(configs, FLAGS.runner, executor, ensemble_size=size)
         rundir.write_table(runners.get(FLAGS.runner).table(run_dirs), prefix)
         if failures:
             rundir.write_table(pd.DataFrame(failures), failures_prefix + "-failures")

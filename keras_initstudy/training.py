@@ -50,13 +50,16 @@ def make_optimizer(cfg: config_lib.TrainingConfig, steps_per_epoch: int = 1) -> 
 def compile_model(model: keras.Model, cfg: config_lib.TrainingConfig, steps_per_epoch: int = 1) -> keras.Model:
     """Categorical cross-entropy (paper 000 eq. 2) on integer labels, plus accuracy;
     on one-hot (mixed) labels when mixup is on."""
-    if cfg.mixup:
-        loss, accuracy = keras.losses.CategoricalCrossentropy(), keras.metrics.CategoricalAccuracy(name="accuracy")
-    else:
-        loss, accuracy = (keras.losses.SparseCategoricalCrossentropy(),
-                          keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+    loss, accuracy = loss_and_accuracy(cfg)
     model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss=loss, metrics=[accuracy])
     return model
+
+
+def loss_and_accuracy(cfg: config_lib.TrainingConfig):
+    """A new loss and accuracy metric: sparse (integer labels), or categorical with mixup."""
+    if cfg.mixup:
+        return keras.losses.CategoricalCrossentropy(), keras.metrics.CategoricalAccuracy(name="accuracy")
+    return keras.losses.SparseCategoricalCrossentropy(), keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
 
 def build(cfg: config_lib.ExperimentConfig, info: datasets.DatasetInfo,
@@ -240,15 +243,20 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
             return run_dir
         start_writing(run_dir, cfg, data)
         fit_into(run_dir, cfg, model, data, [*extra_callbacks, *measurements], 0, end, per_epoch, verbose)
-        with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
-            model.save(tmp)
-        result = summary.accuracy_summary(callbacks_lib.read_history(rundir.history_path(run_dir)))
-        rundir.write_json(rundir.summary_path(run_dir), result)
-        rundir.mark_done(run_dir)
+        finish(run_dir, model)
+    return run_dir
+
+
+def finish(run_dir: str, model: keras.Model) -> None:
+    """The last files of a trained run: the model, summary.json, then DONE; says so."""
+    with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
+        model.save(tmp)
+    result = summary.accuracy_summary(callbacks_lib.read_history(rundir.history_path(run_dir)))
+    rundir.write_json(rundir.summary_path(run_dir), result)
+    rundir.mark_done(run_dir)
     print(f"done: {run_dir}" + (f" (test accuracy: final {result['final_test_accuracy']:.4f}, best "
                                 f"{result['best_test_accuracy']:.4f} at epoch {result['best_test_epoch']:g})"
                                 if result else ""))
-    return run_dir
 
 
 def checkpoint_every(cfg: config_lib.ExperimentConfig, steps_per_epoch: int) -> int:
@@ -264,27 +272,41 @@ def fit_into(run_dir: str, cfg: config_lib.ExperimentConfig, model: keras.Model,
     """Trains a built, compiled model (possibly masked or rewound, at optimizer step `start`)
     until `end`, recording into `run_dir`: TensorBoard, history.csv, and checkpoints, from
     the last of which an interrupted fit resumes. Returns the step it started from."""
-    t = cfg.training
     resumed = callbacks_lib.restore(model, rundir.checkpoint_dir(run_dir))
     if resumed:
         start = resumed
     print(f"resuming {run_dir} at step {steps.Step(start, steps_per_epoch)}" if resumed
           else f"training into {run_dir}")
-    one_hot_classes = data.info.num_classes if t.mixup else 0
-
-    def stream(a, b):
-        return pipeline.train_stream(data.train, t.batch_size, t.seeds.data, a, b, augment=t.augment,
-                                     mixup=t.mixup, num_classes=one_hot_classes, augment_padding=t.augment_padding)
-
+    one_hot_classes = data.info.num_classes if cfg.training.mixup else 0
     loop.train_steps(
-        model, stream, start, end.iteration, steps_per_epoch,
-        callbacks=[*callbacks,
-                   keras.callbacks.TensorBoard(log_dir=rundir.tensorboard_dir(run_dir), write_graph=False),
-                   callbacks_lib.HistoryCSV(rundir.history_path(run_dir), steps_per_epoch, start),
-                   callbacks_lib.Checkpoint(rundir.checkpoint_dir(run_dir), checkpoint_every(cfg, steps_per_epoch),
-                                            steps_per_epoch)],
-        validation_data=pipeline.eval_batches(data.test, num_classes=one_hot_classes), verbose=verbose)
+        model, lambda a, b: train_stream(cfg, data, a, b), start, end.iteration, steps_per_epoch,
+        callbacks=[*callbacks, *recording_callbacks(run_dir, cfg, steps_per_epoch, start)],
+        validation_data=pipeline.eval_batches(data.test, num_classes=one_hot_classes), verbose=verbose,
+        steps_per_execution=steps_per_execution(cfg))
     return start
+
+
+def train_stream(cfg: config_lib.ExperimentConfig, data: datasets.Dataset, a: int, b: int):
+    """The batches of steps a..b-1 in the run's data order (its data seed), augmented or mixed as asked."""
+    t = cfg.training
+    return pipeline.train_stream(data.train, t.batch_size, t.seeds.data, a, b, augment=t.augment, mixup=t.mixup,
+                                 num_classes=data.info.num_classes if t.mixup else 0,
+                                 augment_padding=t.augment_padding)
+
+
+def recording_callbacks(run_dir: str, cfg: config_lib.ExperimentConfig, steps_per_epoch: int,
+                        start: int) -> List[keras.callbacks.Callback]:
+    """What every run records after its instruments: TensorBoard, history.csv, then checkpoints (last)."""
+    return [keras.callbacks.TensorBoard(log_dir=rundir.tensorboard_dir(run_dir), write_graph=False),
+            callbacks_lib.HistoryCSV(rundir.history_path(run_dir), steps_per_epoch, start),
+            callbacks_lib.Checkpoint(rundir.checkpoint_dir(run_dir), checkpoint_every(cfg, steps_per_epoch),
+                                     steps_per_epoch)]
+
+
+def steps_per_execution(cfg: config_lib.ExperimentConfig):
+    """--steps_per_execution: "auto" or the number."""
+    value = cfg.run.steps_per_execution
+    return value if value == "auto" else int(value)
 
 
 train = run  # the name the binaries and earlier code use

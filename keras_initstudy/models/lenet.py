@@ -8,6 +8,7 @@ Table 1 and Fig. 4); biases start at zero unless --bias_initializer says otherwi
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 from keras_initstudy.models.mlp import ACTIVATION, INITIALIZER, build_mlp
 from keras_initstudy.models.registry import ModelConfig, ModelSpec, Seeds, register
@@ -18,6 +19,7 @@ HIDDEN = (300, 100)
 
 @dataclasses.dataclass(frozen=True)
 class LeNetConfig(ModelConfig):
+    stackable: ClassVar[bool] = True
     activation: str = setting("relu", "Hidden-layer activation, a Keras name or leaky_relu(negative_slope=...) "
                               "(LeNet-300-100: relu; paper 003's code: leaky_relu(negative_slope=0.05)).",
                               ACTIVATION)

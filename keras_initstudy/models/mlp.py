@@ -9,7 +9,7 @@ and the layer's name (seeds.py).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, ClassVar, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -49,6 +49,7 @@ DROPOUT = between(0.0, 0.99)
 
 @dataclasses.dataclass(frozen=True)
 class MLPConfig(ModelConfig):
+    stackable: ClassVar[bool] = True
     width: int = setting(256, "Units per hidden layer (paper 000 §3, Fig. 1(b): 256).", at_least(1))
     depth: int = setting(2, "Number of hidden layers (paper 000 §3: 2).", at_least(0))
     activation: str = setting("relu", "Hidden-layer activation, a Keras name (paper 000 §3: relu).", ACTIVATION)

@@ -41,6 +41,7 @@ class ModelConfig:
 
     name: ClassVar[str] = ""
     revision: ClassVar[int] = 0
+    stackable: ClassVar[bool] = False  # a chain of Dense layers: seeds can train as one ensemble (ensemble/)
 
     def __post_init__(self):
         settings.validate_fields(self)

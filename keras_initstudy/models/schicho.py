@@ -18,7 +18,7 @@ Batch norm uses PyTorch's defaults (momentum 0.1, i.e. Keras's 0.9; epsilon 1e-5
 from __future__ import annotations
 
 import dataclasses
-from typing import Tuple
+from typing import ClassVar, Tuple
 
 from keras_initstudy import lazy, settings
 from keras_initstudy.models.constnet import BN_EPSILON, BN_MOMENTUM
@@ -49,11 +49,12 @@ class SchichoConfig(ModelConfig):
 
 @dataclasses.dataclass(frozen=True)
 class LogisticConfig(SchichoConfig):
-    pass
+    stackable: ClassVar[bool] = True
 
 
 @dataclasses.dataclass(frozen=True)
 class FNNConfig(SchichoConfig):
+    stackable: ClassVar[bool] = True
     fnn_hidden: str = setting("500", "Hidden Dense sizes (paper 001 code: MNIST 500; CIFAR-10 512,256,128).",
                               settings.parses(_hidden_sizes, "must be comma-separated positive integers"))
 

@@ -1,0 +1,159 @@
+"""Trains runs that differ only in their seeds together, as one seed ensemble.
+
+    outcomes = ensemble.run([cfg.replace(seed=s) for s in range(10)])   # run dirs (or errors)
+
+Each member writes the run directory a single run with its config writes, with the
+same files and contents (history.csv, RMSD, snapshots, TensorBoard, checkpoints,
+model, DONE): training.run's bookkeeping, per member. What is shared is the
+arithmetic: one Keras model (stack.py) whose loss is the sum of the members' losses,
+so each member's gradient, and its optimizer update (elementwise: SGD, momentum,
+Adam's moments), is exactly its own. A member whose loss turns NaN goes on
+diverging in its own directory while the others train on.
+
+Members already complete are skipped, members another process is writing are left
+to it (their outcome is that error), and members resume from their own checkpoints:
+those at the same step train together.
+"""
+import contextlib
+from typing import Dict, List, Optional, Sequence, Union
+
+import keras
+import tensorflow as tf
+
+from keras_initstudy import callbacks as callbacks_lib
+from keras_initstudy import config as config_lib
+from keras_initstudy import datasets, determinism, errors, loop, pipeline, rundir, training
+from keras_initstudy.ensemble import fanout, grouping, stack
+
+Outcome = Union[str, Exception]
+
+
+def stream(cfgs: Sequence[config_lib.ExperimentConfig], data: Sequence[datasets.Dataset], a: int,
+           b: int) -> tf.data.Dataset:
+    """Steps a..b-1 of every member's own stream: images (batch, K, ...), labels {member_k: ...}."""
+    streams = tuple(training.train_stream(c, d, a, b) for c, d in zip(cfgs, data))
+    return tf.data.Dataset.zip(streams).map(
+        lambda *batches: (tf.stack([x for x, _ in batches], axis=1),
+                          {stack.output_name(k): y for k, (_, y) in enumerate(batches)}),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_batches(split: datasets.Split, members: int, num_classes: int = 0) -> tf.data.Dataset:
+    """The test split in order, shown to every member."""
+    return pipeline.eval_batches(split, num_classes=num_classes).map(
+        lambda x, y: (tf.stack([x] * members, axis=1), {stack.output_name(k): y for k in range(members)}))
+
+
+def compile_ensemble(model: keras.Model, cfg: config_lib.TrainingConfig, steps_per_epoch: int) -> keras.Model:
+    """Each member's loss and accuracy on its own output; Keras minimises their sum.
+
+    A member's logged loss is a metric over its examples (fanout.MEAN_LOSS), as a single
+    run's loss tracker weighs each batch by its size; Keras's own per-output loss
+    weighs batches alike in graph mode, so a short last batch would count too much."""
+    names = [stack.output_name(k) for k in range(len(model.outputs))]
+    losses, metrics = {}, {}
+    for name in names:
+        loss, accuracy = training.loss_and_accuracy(cfg)
+        mean_loss = (keras.metrics.CategoricalCrossentropy if cfg.mixup
+                     else keras.metrics.SparseCategoricalCrossentropy)(name=fanout.MEAN_LOSS)
+        losses[name], metrics[name] = loss, [accuracy, mean_loss]
+    model.compile(optimizer=training.make_optimizer(cfg, steps_per_epoch), loss=losses, metrics=metrics)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+class _Member:
+    """What training.run prepares for one member before training."""
+
+    def __init__(self, cfg, data, per_epoch, end):
+        self.cfg, self.data, self.run_dir = cfg, data, rundir.path_for(cfg)
+        self.spec = training.build(cfg, data.info, per_epoch)
+        self.spec.model.optimizer.build(self.spec.model.trainable_variables)
+        reference = callbacks_lib.ReferenceWeights.of(self.spec, cfg.measure.rmsd_include_biases)
+        self.measurements = training.measurement_callbacks(self.spec, cfg, self.run_dir, reference, end, data)
+        self.start = 0
+
+    def resume(self) -> None:
+        self.start = callbacks_lib.restore(self.spec.model, rundir.checkpoint_dir(self.run_dir))
+        print(f"resuming {self.run_dir} at step {self.start}" if self.start else f"training into {self.run_dir}")
+
+
+def run(cfgs: Sequence[config_lib.ExperimentConfig], verbose: int = 0,
+        dataset: Optional[datasets.Dataset] = None,
+        ensemble_callbacks: Sequence[keras.callbacks.Callback] = ()) -> List[Outcome]:
+    """Trains every config (all alike but for their seeds) into its run directory; returns,
+    per config, its run directory or the error that stopped it. `ensemble_callbacks` see
+    the ensemble model itself (tests, profiling)."""
+    grouping.check_alike(cfgs)
+    outcomes: Dict[int, Outcome] = {}
+    todo = []
+    for i, cfg in enumerate(cfgs):
+        if training.already_done(cfg, rundir.path_for(cfg)):
+            outcomes[i] = rundir.path_for(cfg)
+        elif any(rundir.path_for(cfg) == rundir.path_for(cfgs[j]) for j in todo):
+            raise errors.UserError(f"two members are one run: {rundir.path_for(cfg)}")
+        else:
+            todo.append(i)
+    if todo:
+        first = cfgs[todo[0]]
+        determinism.set_op_determinism(first.training.op_determinism())
+        base = dataset or datasets.load(first.data.dataset, first.data.data_dir, first.data.download)
+        shared = None if first.data.validation_split else training.load_data(first, base)
+        data = {i: shared if shared is not None else training.load_data(cfgs[i], base)
+                for i in todo}  # hold-outs follow each member's data seed
+        per_epoch = pipeline.steps_per_epoch(len(data[todo[0]].train), first.training.batch_size)
+        end = first.training.end(per_epoch)
+        training.checkpoint_every(first, per_epoch)
+        _train_unlocked(cfgs, todo, data, per_epoch, end, outcomes, verbose, ensemble_callbacks)
+    return [outcomes[i] for i in range(len(cfgs))]
+
+
+def _train_unlocked(cfgs, todo, data, per_epoch, end, outcomes, verbose, ensemble_callbacks) -> None:
+    with contextlib.ExitStack() as locks:
+        members = []
+        for i in todo:
+            cfg = cfgs[i]
+            try:
+                locks.enter_context(rundir.writer_lock(rundir.path_for(cfg), wait=cfg.run.wait_for_lock))
+            except rundir.RunInProgress as e:
+                outcomes[i] = e
+                continue
+            if training.already_done(cfg, rundir.path_for(cfg)):  # finished by the process we waited for
+                outcomes[i] = rundir.path_for(cfg)
+                continue
+            member = _Member(cfg, data[i], per_epoch, end)
+            training.start_writing(member.run_dir, cfg, member.data)
+            member.resume()
+            members.append((i, member))
+        for start in sorted({m.start for _, m in members}):
+            group = [(i, m) for i, m in members if m.start == start]
+            train_together([m for _, m in group], start, end, per_epoch, verbose, ensemble_callbacks)
+            for i, m in group:
+                training.finish(m.run_dir, m.spec.model)
+                outcomes[i] = m.run_dir
+
+
+def train_together(members: Sequence[_Member], start: int, end, per_epoch: int, verbose: int = 0,
+                   ensemble_callbacks: Sequence[keras.callbacks.Callback] = ()) -> None:
+    """Trains members (built, resumed to `start`) as one ensemble until `end`."""
+    cfg = members[0].cfg
+    try:
+        model = compile_ensemble(stack.stack([m.spec.model for m in members]), cfg.training, per_epoch)
+    except stack.NotStackable as e:
+        print(f"training {len(members)} runs one by one: {e}")
+        for m in members:
+            training.fit_into(m.run_dir, m.cfg, m.spec.model, m.data, m.measurements, start, end, per_epoch, verbose)
+        return
+    pairs = [stack.variable_pairs(model, m.spec.model, k) for k, m in enumerate(members)]
+    stack.load_members(pairs)
+    fanned = fanout.MemberCallbacks([
+        fanout.Member(m.spec.model, p, [*m.measurements,
+                                        *training.recording_callbacks(m.run_dir, m.cfg, per_epoch, start)])
+        for m, p in zip(members, pairs)])
+    one_hot_classes = members[0].data.info.num_classes if cfg.training.mixup else 0
+    loop.train_steps(model, lambda a, b: stream([m.cfg for m in members], [m.data for m in members], a, b),
+                     start, end.iteration, per_epoch, callbacks=[*ensemble_callbacks, fanned],
+                     validation_data=eval_batches(members[0].data.test, len(members), one_hot_classes),
+                     verbose=verbose, steps_per_execution=training.steps_per_execution(cfg))
+    for p in pairs:
+        stack.copy_to_member(p)

@@ -1,0 +1,250 @@
+"""Seed ensembles (keras_initstudy/ensemble/): each member is the single run with its seeds.
+
+The class fixture trains three seeds as single runs and as one K = 3 ensemble (through
+the sweep), with op determinism, and compares their run directories.
+"""
+import glob
+import math
+import os
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from absl.testing import parameterized
+from tensorflow.python.framework import config as tf_config
+
+from keras_initstudy import callbacks, config, datasets, grid, pipeline, rundir, sweep, training
+from keras_initstudy.analysis import regimes
+from keras_initstudy.ensemble import grouping, layers, runner, stack
+from tests.class_tempdir import ClassTempDirTestCase
+
+SMALL = dict(width=16, epochs=2, nondeterminism="deterministic", snapshots="0,1,2", rmsd_every_steps=10)
+SEEDS = (0, 1, 2)
+STEPS_PER_EPOCH = 47  # fashion_mnist_mini: 6,000 images in batches of 128
+
+
+def seed_configs(out, **kw):
+    base = config.ExperimentConfig().replace(output_dir=out, **{**SMALL, **kw})
+    return grid.expand(base, grid.parse_axes([f"seed={','.join(map(str, SEEDS))}"]))
+
+
+def final_weights(run_dir):
+    return [w.numpy() for w in keras.models.load_model(rundir.model_path(run_dir)).weights]
+
+
+def history(run_dir):
+    return callbacks.read_history(rundir.history_path(run_dir))
+
+
+def files_of(run_dir):
+    """Relative paths, TensorBoard event files by folder only (their names hold host and time)."""
+    found = set()
+    for path in glob.glob(os.path.join(run_dir, "**", "*"), recursive=True):
+        rel = os.path.relpath(path, run_dir)
+        found.add(os.path.dirname(rel) + "/<events>" if "tfevents" in rel else rel)
+    return found
+
+
+class InjectNaN(keras.callbacks.Callback):
+    """Sets member `index`'s output kernel to NaN before epoch `at` (0-based) of the ensemble."""
+
+    def __init__(self, index, at):
+        super().__init__()
+        self.index, self.at = index, at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            kernel = self.model.get_layer("output").kernel
+            values = kernel.numpy()
+            values[self.index] = np.nan
+            kernel.assign(values)
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.singles, failures = sweep.run_grid(seed_configs(os.path.join(cls.out, "single")), progress=False)
+        assert not failures, failures
+        cls.members, failures = sweep.run_grid(seed_configs(os.path.join(cls.out, "ensemble")), progress=False,
+                                               ensemble_size=3)
+        assert not failures, failures
+        tf_config.disable_op_determinism()
+
+    def tearDown(self):
+        tf_config.disable_op_determinism()  # process-wide; keep other tests independent
+        super().tearDown()
+
+    def test_members_start_exactly_where_single_runs_start(self):
+        cfgs = seed_configs(self.get_temp_dir())
+        info = datasets.load("fashion_mnist_mini").info
+        specs = [training.build(c, info) for c in cfgs]
+        for spec in specs:
+            spec.model.optimizer.build(spec.model.trainable_variables)
+        model = runner.compile_ensemble(stack.stack([s.model for s in specs]), cfgs[0].training, 1)
+        stack.load_members([stack.variable_pairs(model, s.model, k) for k, s in enumerate(specs)])
+        for k, cfg in enumerate(cfgs):
+            fresh = training.build(cfg, info).model  # a single run's initial weights, drawn again
+            for name in ("hidden_1", "hidden_2", "output"):
+                self.assertAllEqual(model.get_layer(name).kernel.numpy()[k], fresh.get_layer(name).kernel.numpy())
+                self.assertAllEqual(model.get_layer(name).bias.numpy()[k], fresh.get_layer(name).bias.numpy())
+        self.assertNotAllEqual(model.get_layer("hidden_1").kernel.numpy()[0],
+                               model.get_layer("hidden_1").kernel.numpy()[1])
+        for single, member in zip(self.singles, self.members):  # and the runs' step-0 snapshots agree
+            a, b = (np.load(rundir.snapshot_path(d, 0)) for d in (single, member))
+            self.assertEqual(sorted(a.files), sorted(b.files))
+            for name in a.files:
+                self.assertAllEqual(a[name], b[name])
+
+    def test_members_after_two_epochs_match_single_runs(self):
+        for single, member in zip(self.singles, self.members):
+            self.assertNotEqual(single, member)
+            self.assertEqual(os.path.basename(single), os.path.basename(member))  # the same run
+            for a, b in zip(final_weights(member), final_weights(single)):
+                self.assertLessEqual(np.max(np.abs(a - b)) / np.max(np.abs(b)), 1e-5)
+            rows, expected = history(member), history(single)
+            self.assertEqual(list(rows[0]), list(expected[0]))
+            self.assertEqual([r["test_accuracy"] for r in rows], [r["test_accuracy"] for r in expected])
+            self.assertEqual([r["accuracy"] for r in rows], [r["accuracy"] for r in expected])
+            for column in ("loss", "test_loss", "rmsd", "rmsd/hidden_1"):
+                self.assertAllClose([float(r[column]) for r in rows], [float(r[column]) for r in expected],
+                                    rtol=1e-5, msg=column)
+            steps = pd.read_csv(rundir.rmsd_steps_path(member))
+            self.assertEqual(steps["step"].tolist(), list(range(10, 2 * STEPS_PER_EPOCH + 1, 10)))
+            self.assertAllClose(steps["rmsd"], pd.read_csv(rundir.rmsd_steps_path(single))["rmsd"], rtol=1e-5)
+            self.assertEqual(files_of(member), files_of(single))
+            self.assertTrue(rundir.is_done(member))
+
+    def test_members_differ_from_each_other(self):
+        accuracies = {tuple(r["test_accuracy"] for r in history(d)) for d in self.members}
+        self.assertLen(accuracies, 3)
+
+    def test_a_diverging_member_does_not_stop_the_others(self):
+        cfgs = seed_configs(self.get_temp_dir(), epochs=3, snapshots="none", rmsd_every_steps=0)
+        clean = runner.run(seed_configs(os.path.join(self.get_temp_dir(), "clean"), epochs=3, snapshots="none",
+                                        rmsd_every_steps=0))
+        outcomes = runner.run(cfgs, ensemble_callbacks=[InjectNaN(index=1, at=1)])
+        rows = history(outcomes[1])
+        self.assertTrue(all(math.isfinite(float(r["loss"])) for r in rows[:1]))
+        self.assertTrue(all(math.isnan(float(r["loss"])) for r in rows[1:]))
+        self.assertEqual(regimes.divergence_epoch([int(r["epoch"]) for r in rows],
+                                                  [float(r["loss"]) for r in rows]), 2)
+        self.assertTrue(rundir.is_done(outcomes[1]))
+        for k in (0, 2):
+            for a, b in zip(final_weights(outcomes[k]), final_weights(clean[k])):
+                self.assertAllEqual(a, b)
+            self.assertEqual(history(outcomes[k])[-1]["test_accuracy"], history(clean[k])[-1]["test_accuracy"])
+
+    def test_an_interrupted_ensemble_resumes_to_the_uninterrupted_weights(self):
+        cfgs = seed_configs(self.get_temp_dir())
+        with self.assertRaises(KeyboardInterrupt):
+            runner.run(cfgs, ensemble_callbacks=[Interrupt()])
+        for cfg in cfgs:
+            self.assertLen(history(rundir.path_for(cfg)), 1)
+            self.assertFalse(rundir.is_done(rundir.path_for(cfg)))
+        done = training.run(cfgs[2], verbose=0)  # one member finished alone meanwhile: left as it is
+        stamp = os.path.getmtime(rundir.model_path(done))
+        outcomes = runner.run(cfgs)
+        self.assertEqual(os.path.getmtime(rundir.model_path(done)), stamp)
+        for outcome, member in zip(outcomes, self.members):
+            for a, b in zip(final_weights(outcome), final_weights(member)):
+                self.assertAllClose(a, b, rtol=1e-5, atol=1e-7)
+            self.assertEqual([r["test_accuracy"] for r in history(outcome)],
+                             [r["test_accuracy"] for r in history(member)])
+
+    def test_an_ensemble_refuses_configs_that_differ_in_more_than_seeds(self):
+        cfgs = seed_configs(self.get_temp_dir())
+        with self.assertRaisesRegex(Exception, "differ only in their seeds"):
+            runner.run([cfgs[0], cfgs[1].replace(width=8)])
+
+
+class StackedLayersTest(tf.test.TestCase):
+
+    def test_stacked_dense_is_k_dense_layers(self):
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(3, 5, 4)).astype("float32")
+        layer = layers.StackedDense(3, 2, activation="relu")
+        layer.build(x.shape)
+        layer.kernel.assign(rng.normal(size=(3, 4, 2)).astype("float32"))
+        layer.bias.assign(rng.normal(size=(3, 2)).astype("float32"))
+        y = layer(x).numpy()
+        for k in range(3):
+            expected = np.maximum(x[k] @ layer.kernel.numpy()[k] + layer.bias.numpy()[k], 0)
+            self.assertAllClose(y[k], expected, rtol=1e-6)
+
+    def test_layers_round_trip_their_config(self):
+        for layer in (layers.MemberMajor(3), layers.StackedDense(3, 7, activation="softmax"),
+                      layers.StackedDropout(3, 0.5, seeds=[1, 2, 3]), layers.TakeMember(2)):
+            again = type(layer).from_config(layer.get_config())
+            self.assertEqual(again.get_config(), layer.get_config())
+
+    def test_stacked_dropout_draws_each_members_single_run_masks(self):
+        x = np.ones((3, 64, 32), "float32")
+        single = [keras.layers.Dropout(0.5, seed=s) for s in (11, 12, 13)]
+        stacked = layers.StackedDropout(3, 0.5, seeds=[11, 12, 13])
+        for _ in range(2):  # the generators advance alike
+            y = stacked(x, training=True).numpy()
+            for k in range(3):
+                self.assertAllEqual(y[k], single[k](x[k], training=True).numpy())
+
+    def test_a_convnet_is_not_stackable(self):
+        info = datasets.load("fashion_mnist_mini").info
+        cfg = config.ExperimentConfig().replace(model="schicho_cnn_mnist")
+        spec = training.build(cfg, info)
+        with self.assertRaisesRegex(stack.NotStackable, "cannot be stacked"):
+            stack.stack([spec.model, spec.model])
+
+
+class GroupingTest(parameterized.TestCase):
+
+    def test_seeds_group_and_other_settings_split(self):
+        base = config.ExperimentConfig()
+        cfgs = grid.expand(base, grid.parse_axes(["width=8,16", "seed=0..4"]))
+        found = grouping.groups(cfgs, 3)
+        self.assertEqual(found, [[0, 1, 2], [3, 4], [5, 6, 7], [8, 9]])
+        self.assertEqual(grouping.groups(cfgs, 1), [[i] for i in range(10)])
+
+    @parameterized.parameters(("model", "constnet"), ("dtype", "mixed_float16"))
+    def test_what_cannot_stack_runs_alone(self, name, value):
+        cfgs = [config.ExperimentConfig().replace(**{name: value, "seed": s}) for s in range(3)]
+        self.assertEqual(grouping.groups(cfgs, 10), [[0], [1], [2]])
+        self.assertIsNotNone(grouping.why_not(cfgs[0]))
+
+    def test_the_pruning_runner_runs_alone(self):
+        cfgs = [config.ExperimentConfig().replace(seed=s) for s in range(2)]
+        self.assertEqual(grouping.groups(cfgs, 10, runner_name="prune"), [[0], [1]])
+
+    def test_init_and_data_seeds_count_as_seeds(self):
+        base = config.ExperimentConfig()
+        cfgs = [base.replace(init_seed=1), base.replace(data_seed=2), base.replace(seed=3), base]
+        self.assertEqual(grouping.groups(cfgs, 10), [[0, 1, 2, 3]])
+
+    def test_default_size_follows_the_device(self):
+        self.assertEqual(grouping.default_size(lambda: False), grouping.DEFAULT_SIZE["cpu"])
+        self.assertEqual(grouping.default_size(lambda: True), grouping.DEFAULT_SIZE["gpu"])
+
+
+class PipelineTest(tf.test.TestCase):
+
+    def test_each_member_sees_its_own_data_order(self):
+        cfgs = seed_configs(self.get_temp_dir())
+        data = datasets.load("fashion_mnist_mini")
+        images, labels = next(iter(runner.stream(cfgs, [data] * 3, 5, 6)))
+        self.assertEqual(images.shape[1], 3)
+        for k, cfg in enumerate(cfgs):
+            x, y = next(iter(pipeline.train_stream(data.train, cfg.training.batch_size, cfg.training.seeds.data,
+                                                   5, 6)))
+            self.assertAllEqual(images[:, k], x)
+            self.assertAllEqual(labels[stack.output_name(k)], y)
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -84,9 +84,8 @@ def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end:
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             batches = examples.batch(batch_size)
         else:
-            batches = order.batch(batch_size).map(
-                lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            batches = order.batch(batch_size).map(lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
+                                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if mixup:
             batches = batches.enumerate(start=skip).map(
                 lambda step, batch: mixup_batch(batch[0], tf.one_hot(batch[1], num_classes), mixup,
@@ -97,6 +96,36 @@ def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end:
     first_epoch, last_epoch = start // per_epoch, -(-end // per_epoch)
     return (tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
             .take(end - start).prefetch(tf.data.AUTOTUNE))
+
+
+def index_stream(num_examples: int, batch_size: int, seed: int, start: int, end: int) -> tf.data.Dataset:
+    """The example indices of train_stream's batches (no augmentation or mixup): steps start .. end - 1."""
+    if not 0 <= start <= end:
+        raise ValueError(f"bad step range {start}..{end}")
+    per_epoch = steps_per_epoch(num_examples, batch_size)
+
+    def one_epoch(epoch):
+        skip = tf.maximum(tf.cast(start, tf.int64) - epoch * per_epoch, 0)
+        return (tf.data.Dataset.from_tensor_slices(epoch_order(num_examples, seed, epoch))
+                .skip(skip * batch_size).batch(batch_size))
+
+    first_epoch, last_epoch = start // per_epoch, -(-end // per_epoch)
+    return tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch).take(end - start)
+
+
+def stacked_stream(split: base.Split, batch_size: int, seeds, start: int, end: int) -> tf.data.Dataset:
+    """Steps start .. end - 1 of one train_stream per data seed, side by side: images
+    (batch, K, ...) and labels (batch, K), member k's column being exactly its own
+    stream's batch. One gather serves all K (seed ensembles, ensemble/runner.py)."""
+    images, labels = tf.constant(split.images), tf.constant(split.labels)
+    orders = tuple(index_stream(len(split), batch_size, s, start, end) for s in seeds)
+
+    def gather(*indices):
+        chosen = tf.stack(indices, axis=1)
+        return tf.gather(images, chosen), tf.gather(labels, chosen)
+
+    return (tf.data.Dataset.zip(orders).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
 
 
 def eval_batches(split: base.Split, batch_size: int = EVAL_BATCH_SIZE, num_classes: int = 0) -> tf.data.Dataset:

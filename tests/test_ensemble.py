@@ -245,6 +245,14 @@ class PipelineTest(tf.test.TestCase):
             self.assertAllEqual(images[:, k], x)
             self.assertAllEqual(labels[stack.output_name(k)], y)
 
+    def test_augmented_members_see_their_own_augmentations(self):
+        cfgs = seed_configs(self.get_temp_dir(), augment=True)
+        data = datasets.load("fashion_mnist_mini")
+        images, _ = next(iter(runner.stream(cfgs, [data] * 3, 50, 51)))
+        for k, cfg in enumerate(cfgs):
+            x, _ = next(iter(training.train_stream(cfg, data, 50, 51)))
+            self.assertAllEqual(images[:, k], x)
+
 
 if __name__ == "__main__":
     tf.test.main()

@@ -49,6 +49,59 @@ def final_weights(run_dir):
     return [w.numpy() for w in keras.models.load_model(rundir.model_path(run_dir)).weights]
 
 
+class ActsEvery(callbacks.StepCallback):
+    """Acts at multiples of `every`, recording the steps on_step saw there."""
+
+    def __init__(self, every):
+        super().__init__()
+        self.every, self.seen = every, []
+
+    def acts_at(self, step):
+        return step % self.every == 0
+
+    def on_step(self, step):
+        if self.acts_at(step):
+            self.seen.append(step)
+
+
+class ExecutionStrideTest(tf.test.TestCase, parameterized.TestCase):
+
+    @parameterized.parameters(
+        ((), 0, 48, 12, 12),          # nothing acts mid-epoch: every epoch end ends a call
+        ((), 0, 12, 12, 12),
+        ((4,), 0, 48, 12, 4),
+        ((6, 4), 0, 48, 12, 2),
+        ((4,), 5, 12, 12, 1),         # a partial epoch from step 5: step 8 is 3 steps in
+        ((7,), 0, 47, 47, 1),         # 47 is prime: 7 does not divide it
+        ((3,), 3, 12, 12, 3))
+    def test_stride_ends_a_call_at_every_acting_step(self, everies, a, b, per_epoch, expected):
+        stride = loop.execution_stride([ActsEvery(e) for e in everies], a, b, per_epoch)
+        self.assertEqual(stride, expected)
+        for every in everies:
+            for s in range(a + 1, b):
+                if s % every == 0:
+                    self.assertEqual((s - a) % stride, 0)
+
+    def test_keras_callbacks_act_by_their_batch_hooks(self):
+        self.assertFalse(callbacks.clock.acts_at(keras.callbacks.TensorBoard(log_dir=self.get_temp_dir()), 3))
+        self.assertTrue(callbacks.clock.acts_at(
+            keras.callbacks.TensorBoard(log_dir=self.get_temp_dir(), update_freq=5), 3))
+        self.assertTrue(callbacks.clock.acts_at(keras.callbacks.TerminateOnNaN(), 3))
+        self.assertFalse(callbacks.clock.acts_at(keras.callbacks.Callback(), 3))
+
+    def test_grouped_steps_reach_callbacks_at_their_steps(self):
+        cfg = config.ExperimentConfig().replace(output_dir=self.get_temp_dir(), **BASE)
+        data = datasets.load("fashion_mnist_mini")
+        spec = training.build(cfg, data.info, PER_EPOCH)
+        every_five = ActsEvery(5)
+        history = callbacks.HistoryCSV(os.path.join(self.get_temp_dir(), "h.csv"), PER_EPOCH)
+        loop.train_steps(spec.model, lambda a, b: training.train_stream(cfg, data, a, b), 0, 100, PER_EPOCH,
+                         callbacks=[every_five, history])
+        self.assertEqual(every_five.seen, list(range(5, 101, 5)))
+        self.assertEqual([r["step"] for r in history.rows], [47, 94, 100])
+        self.assertEqual(int(spec.model.optimizer.iterations.numpy()), 100)
+
+
 class SegmentsTest(tf.test.TestCase, parameterized.TestCase):
 
     @parameterized.parameters(

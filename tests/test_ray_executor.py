@@ -66,6 +66,19 @@ class RayExecutorTest(tf.test.TestCase):
         # order, so numbers agree to float32 rounding, not necessarily bit for bit.
         self.assertAllClose(local[numeric].to_numpy(float), remote[numeric].to_numpy(float), rtol=1e-4, atol=1e-6)
 
+    def test_ray_trains_seed_ensembles_into_the_single_runs_directories(self):
+        tables = {}
+        for name, executor, size in (("local", executors.LocalExecutor(), 1), ("ray", self.executor, 3)):
+            configs = self.grid_in(f"ensemble-{name}", axes=["seed=0..2"])
+            run_dirs, failures = sweep.run_grid(configs, executor=executor, progress=False, ensemble_size=size)
+            self.assertEmpty(failures)
+            self.assertLen(set(run_dirs), 3)
+            tables[name] = runners.get("train").table(run_dirs).drop(columns=["run_dir", "wall_time"])
+        self.assertEqual(tables["local"]["run_name"].tolist(), tables["ray"]["run_name"].tolist())
+        numeric = tables["local"].select_dtypes("number").columns
+        self.assertAllClose(tables["local"][numeric].to_numpy(float), tables["ray"][numeric].to_numpy(float),
+                            rtol=1e-4, atol=1e-6)
+
     def test_prune_grids_run_on_ray(self):
         from keras_initstudy.pruning.config import PruneExperimentConfig
         tables = {}

@@ -71,6 +71,17 @@ class TrainingTest(tf.test.TestCase):
         for wa, wb in zip(final_weights(a), final_weights(b)):
             self.assertAllEqual(wa, wb)
 
+    def test_steps_per_execution_does_not_change_results(self):
+        one = training.train(self.cfg(steps_per_execution="1", output_dir=os.path.join(self.get_temp_dir(), "1")),
+                             verbose=0)
+        auto = training.train(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "auto")), verbose=0)
+        for wa, wb in zip(final_weights(one), final_weights(auto)):
+            self.assertAllEqual(wa, wb)
+        rows, expected = (callbacks.read_history(rundir.history_path(d)) for d in (auto, one))
+        for row, want in zip(rows, expected):
+            self.assertEqual({k: v for k, v in row.items() if k != "wall_time"},
+                             {k: v for k, v in want.items() if k != "wall_time"})
+
     def test_different_seeds_differ(self):
         a = training.train(self.cfg(epochs=1, output_dir=os.path.join(self.get_temp_dir(), "a")), verbose=0)
         b = training.train(self.cfg(epochs=1, seed=1, output_dir=os.path.join(self.get_temp_dir(), "b")),

@@ -166,6 +166,43 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
             runner.run([cfgs[0], cfgs[1].replace(width=8)])
 
 
+class PruneEnsembleTest(ClassTempDirTestCase):
+    """Two seeds of the pruning loop (LeNet-300-100, 3 rounds, a branch) alone and together."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from keras_initstudy.pruning.config import PruneExperimentConfig
+        cls.runs = {}
+        for name, size in (("single", 1), ("together", 2)):
+            base = PruneExperimentConfig().replace(
+                output_dir=os.path.join(cls.out, name), model="lenet_300_100", steps=30, rounds=3,
+                optimizer="adam", learning_rate=0.0012, rewind="10it", branches="shuffle_layer",
+                nondeterminism="deterministic", correlations=False, weight_images=False, snapshots="none")
+            configs = grid.expand(base, grid.parse_axes(["seed=0,1"], PruneExperimentConfig))
+            cls.runs[name], failures = sweep.run_grid(configs, "prune", progress=False, ensemble_size=size)
+            assert not failures, failures
+        tf_config.disable_op_determinism()
+
+    def test_each_member_prunes_by_its_own_weights_as_its_single_run(self):
+        from keras_initstudy.pruning import layout, masks as masks_lib, rounds
+        for single, member in zip(self.runs["single"], self.runs["together"]):
+            self.assertEqual(os.path.basename(single), os.path.basename(member))
+            for r in range(3):
+                mine, theirs = (masks_lib.load(rounds.mask_path(layout.round_dir(d, r))) for d in (member, single))
+                for name in theirs:
+                    self.assertAllEqual(mine[name], theirs[name])
+                final = rundir.read_npz(rounds.final_weights_path(layout.round_dir(member, r)))
+                for name, mask in mine.items():
+                    self.assertAllEqual(final[name][~mask], np.zeros(np.sum(~mask)))  # pruned: exactly zero
+            table, expected = (pd.read_csv(os.path.join(d, "summary.csv")) for d in (member, single))
+            self.assertEqual(table["branch"].tolist(), expected["branch"].tolist())
+            self.assertEqual(table["weights_remaining"].tolist(), expected["weights_remaining"].tolist())
+            self.assertAllClose(table["test_accuracy"], expected["test_accuracy"], atol=2e-3)
+        masks = [rundir.read_npz(os.path.join(layout.round_dir(d, 2), "mask.npz")) for d in self.runs["together"]]
+        self.assertNotAllEqual(masks[0]["hidden_1/kernel"], masks[1]["hidden_1/kernel"])
+
+
 class StackedLayersTest(tf.test.TestCase):
 
     def test_stacked_dense_is_k_dense_layers(self):
@@ -218,9 +255,10 @@ class GroupingTest(parameterized.TestCase):
         self.assertEqual(grouping.groups(cfgs, 10), [[0], [1], [2]])
         self.assertIsNotNone(grouping.why_not(cfgs[0]))
 
-    def test_the_pruning_runner_runs_alone(self):
+    def test_other_runners_run_alone(self):
         cfgs = [config.ExperimentConfig().replace(seed=s) for s in range(2)]
-        self.assertEqual(grouping.groups(cfgs, 10, runner_name="prune"), [[0], [1]])
+        self.assertEqual(grouping.groups(cfgs, 10, runner_name="other"), [[0], [1]])
+        self.assertEqual(grouping.groups(cfgs, 10, runner_name="prune"), [[0, 1]])
 
     def test_init_and_data_seeds_count_as_seeds(self):
         base = config.ExperimentConfig()

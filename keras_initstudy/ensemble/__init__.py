@@ -5,4 +5,5 @@
     stack.py     the ensemble model built from the members' models; copies between them
     fanout.py    every member's own callbacks, driven by the ensemble's fit
     runner.py    run(configs): one run directory per member, as single runs write them
+    pruning.py   run(pruning configs): the pruning-with-rewind loop, round by round, per member
 """

@@ -1,7 +1,7 @@
 """Which runs can train together as one seed ensemble, and in which groups.
 
 Runs group when they differ only in their seeds (--seed, --init_seed, --data_seed),
-train with the `train` runner, use a model whose config says it is `stackable` (a
+train with the `train` or the `prune` runner, use a model whose config says it is `stackable` (a
 chain of Dense layers: the MLP family) and do not use float16 loss scaling (its scale
 is shared: one member's overflow would skip every member's step). No TensorFlow here:
 sweeps group before anything is imported.
@@ -29,7 +29,7 @@ def default_size(has_gpu: Callable[[], bool] = None) -> int:
 
 def why_not(cfg, runner_name: str = "train") -> Optional[str]:
     """Why `cfg` cannot train in an ensemble, or None if it can."""
-    if runner_name != "train":
+    if runner_name not in ("train", "prune"):
         return f"the {runner_name} runner trains one run at a time"
     if not getattr(type(cfg.model), "stackable", False):
         return f"model {cfg.model_name} is not a chain of Dense layers"
@@ -43,8 +43,8 @@ def key(cfg) -> Hashable:
     return (type(cfg).__name__, tuple(sorted((k, repr(v)) for k, v in cfg.flat().items() if k not in SEED_FIELDS)))
 
 
-def check_alike(cfgs: Sequence) -> None:
-    reasons = {why_not(c) for c in cfgs} - {None}
+def check_alike(cfgs: Sequence, runner_name: str = "train") -> None:
+    reasons = {why_not(c, runner_name) for c in cfgs} - {None}
     if reasons:
         raise errors.UserError(f"cannot train as an ensemble: {'; '.join(sorted(reasons))}")
     if len({key(c) for c in cfgs}) > 1:

@@ -15,6 +15,7 @@ to it (their outcome is that error), and members resume from their own checkpoin
 those at the same step train together.
 """
 import contextlib
+import dataclasses
 from typing import Dict, List, Optional, Sequence, Union
 
 import keras
@@ -67,20 +68,52 @@ def compile_ensemble(model: keras.Model, cfg: config_lib.TrainingConfig, steps_p
     return model
 
 
-class _Member:
-    """What training.run prepares for one member before training."""
+@dataclasses.dataclass
+class Member:
+    """One member's training, as a single run would do it: its config and data, the
+    directory it records into, its built model, its instruments, and its start step."""
 
-    def __init__(self, cfg, data, per_epoch, end):
-        self.cfg, self.data, self.run_dir = cfg, data, rundir.path_for(cfg)
-        self.spec = training.build(cfg, data.info, per_epoch)
-        self.spec.model.optimizer.build(self.spec.model.trainable_variables)
-        reference = callbacks_lib.ReferenceWeights.of(self.spec, cfg.measure.rmsd_include_biases)
-        self.measurements = training.measurement_callbacks(self.spec, cfg, self.run_dir, reference, end, data)
-        self.start = 0
+    cfg: config_lib.ExperimentConfig
+    data: datasets.Dataset
+    directory: str
+    spec: object  # models.ModelSpec
+    callbacks: list
+    start: int = 0
 
     def resume(self) -> None:
-        self.start = callbacks_lib.restore(self.spec.model, rundir.checkpoint_dir(self.run_dir))
-        print(f"resuming {self.run_dir} at step {self.start}" if self.start else f"training into {self.run_dir}")
+        """From the directory's last checkpoint, if it has one (as training.fit_into does)."""
+        if not self.spec.model.optimizer.built:
+            self.spec.model.optimizer.build(self.spec.model.trainable_variables)
+        resumed = callbacks_lib.restore(self.spec.model, rundir.checkpoint_dir(self.directory))
+        self.start = resumed or self.start
+        print(f"resuming {self.directory} at step {self.start}" if resumed else f"training into {self.directory}")
+
+
+def new_member(cfg, data, per_epoch: int, end) -> Member:
+    """What training.run prepares for a run before training it."""
+    run_dir = rundir.path_for(cfg)
+    spec = training.build(cfg, data.info, per_epoch)
+    reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)
+    return Member(cfg, data, run_dir, spec, training.measurement_callbacks(spec, cfg, run_dir, reference, end, data))
+
+
+def member_data(cfgs, todo, dataset=None) -> Dict[int, datasets.Dataset]:
+    """Each member's data: one copy for all, unless hold-outs follow each member's data seed."""
+    first = cfgs[todo[0]]
+    base = dataset or datasets.load(first.data.dataset, first.data.data_dir, first.data.download)
+    shared = None if first.data.validation_split else training.load_data(first, base)
+    return {i: shared if shared is not None else training.load_data(cfgs[i], base) for i in todo}
+
+
+def train_in_groups(members: Sequence[Member], end_of, per_epoch: int, verbose: int = 0,
+                    ensemble_callbacks: Sequence[keras.callbacks.Callback] = ()) -> None:
+    """Resumes each member, then trains those at the same start (and end: end_of(member))
+    step as one ensemble."""
+    for m in members:
+        m.resume()
+    for key in sorted({(m.start, end_of(m).iteration) for m in members}):
+        group = [m for m in members if (m.start, end_of(m).iteration) == key]
+        train_together(group, key[0], end_of(group[0]), per_epoch, verbose, ensemble_callbacks)
 
 
 def run(cfgs: Sequence[config_lib.ExperimentConfig], verbose: int = 0,
@@ -102,10 +135,7 @@ def run(cfgs: Sequence[config_lib.ExperimentConfig], verbose: int = 0,
     if todo:
         first = cfgs[todo[0]]
         determinism.set_op_determinism(first.training.op_determinism())
-        base = dataset or datasets.load(first.data.dataset, first.data.data_dir, first.data.download)
-        shared = None if first.data.validation_split else training.load_data(first, base)
-        data = {i: shared if shared is not None else training.load_data(cfgs[i], base)
-                for i in todo}  # hold-outs follow each member's data seed
+        data = member_data(cfgs, todo, dataset)
         per_epoch = pipeline.steps_per_epoch(len(data[todo[0]].train), first.training.batch_size)
         end = first.training.end(per_epoch)
         training.checkpoint_every(first, per_epoch)
@@ -113,47 +143,51 @@ def run(cfgs: Sequence[config_lib.ExperimentConfig], verbose: int = 0,
     return [outcomes[i] for i in range(len(cfgs))]
 
 
+def lock_all(locks: contextlib.ExitStack, cfgs, todo, outcomes) -> List[int]:
+    """Takes each run directory's lock; a run another process writes is left to it (its
+    outcome is that error). Returns the indices locked."""
+    locked = []
+    for i in todo:
+        try:
+            locks.enter_context(rundir.writer_lock(rundir.path_for(cfgs[i]), wait=cfgs[i].run.wait_for_lock))
+            locked.append(i)
+        except rundir.RunInProgress as e:
+            outcomes[i] = e
+    return locked
+
+
 def _train_unlocked(cfgs, todo, data, per_epoch, end, outcomes, verbose, ensemble_callbacks) -> None:
     with contextlib.ExitStack() as locks:
-        members = []
-        for i in todo:
-            cfg = cfgs[i]
-            try:
-                locks.enter_context(rundir.writer_lock(rundir.path_for(cfg), wait=cfg.run.wait_for_lock))
-            except rundir.RunInProgress as e:
-                outcomes[i] = e
+        members = {}
+        for i in lock_all(locks, cfgs, todo, outcomes):
+            if training.already_done(cfgs[i], rundir.path_for(cfgs[i])):  # finished by the process we waited for
+                outcomes[i] = rundir.path_for(cfgs[i])
                 continue
-            if training.already_done(cfg, rundir.path_for(cfg)):  # finished by the process we waited for
-                outcomes[i] = rundir.path_for(cfg)
-                continue
-            member = _Member(cfg, data[i], per_epoch, end)
-            training.start_writing(member.run_dir, cfg, member.data)
-            member.resume()
-            members.append((i, member))
-        for start in sorted({m.start for _, m in members}):
-            group = [(i, m) for i, m in members if m.start == start]
-            train_together([m for _, m in group], start, end, per_epoch, verbose, ensemble_callbacks)
-            for i, m in group:
-                training.finish(m.run_dir, m.spec.model)
-                outcomes[i] = m.run_dir
+            members[i] = new_member(cfgs[i], data[i], per_epoch, end)
+            training.start_writing(members[i].directory, cfgs[i], members[i].data)
+        train_in_groups(list(members.values()), lambda m: end, per_epoch, verbose, ensemble_callbacks)
+        for i, m in members.items():
+            training.finish(m.directory, m.spec.model)
+            outcomes[i] = m.directory
 
 
-def train_together(members: Sequence[_Member], start: int, end, per_epoch: int, verbose: int = 0,
+def train_together(members: Sequence[Member], start: int, end, per_epoch: int, verbose: int = 0,
                    ensemble_callbacks: Sequence[keras.callbacks.Callback] = ()) -> None:
-    """Trains members (built, resumed to `start`) as one ensemble until `end`."""
+    """Trains members (built, resumed to `start`) as one ensemble until `end`, each
+    recording into its directory as training.fit_into would."""
     cfg = members[0].cfg
     try:
         model = compile_ensemble(stack.stack([m.spec.model for m in members]), cfg.training, per_epoch)
     except stack.NotStackable as e:
         print(f"training {len(members)} runs one by one: {e}")
         for m in members:
-            training.fit_into(m.run_dir, m.cfg, m.spec.model, m.data, m.measurements, start, end, per_epoch, verbose)
+            training.fit_into(m.directory, m.cfg, m.spec.model, m.data, m.callbacks, start, end, per_epoch, verbose)
         return
     pairs = [stack.variable_pairs(model, m.spec.model, k) for k, m in enumerate(members)]
     stack.load_members(pairs)
     fanned = fanout.MemberCallbacks([
-        fanout.Member(m.spec.model, p, [*m.measurements,
-                                        *training.recording_callbacks(m.run_dir, m.cfg, per_epoch, start)])
+        fanout.Member(m.spec.model, p, [*m.callbacks,
+                                        *training.recording_callbacks(m.directory, m.cfg, per_epoch, start)])
         for m, p in zip(members, pairs)])
     one_hot_classes = members[0].data.info.num_classes if cfg.training.mixup else 0
     loop.train_steps(model, lambda a, b: stream([m.cfg for m in members], [m.data for m in members], a, b),

@@ -7,15 +7,18 @@
 
 The members are the models a single run builds with each member's seeds, so member
 k starts exactly where a single run with its seeds starts. `stack` reads their layers
-in order; a chain of Flatten, Dense, elementwise activations and Dropout is stackable,
-anything else raises NotStackable (the caller then runs the members one by one).
+in order; a chain of Flatten, Dense (pruning masks included), elementwise activations and
+Dropout is stackable, anything else raises NotStackable (the caller then runs the members
+one by one).
 """
 from typing import List, Sequence, Tuple
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_initstudy.ensemble import layers as stacked
+from keras_initstudy.pruning import masks
 
 OUTPUT_PREFIX = "member_"
 ELEMENTWISE = (keras.layers.Activation, keras.layers.LeakyReLU, keras.layers.ReLU, keras.layers.ELU,
@@ -50,8 +53,8 @@ def _stacked_layer(layer: keras.layers.Layer, twins: Sequence[keras.layers.Layer
     if isinstance(layer, keras.layers.Flatten):
         return None  # MemberMajor flattens
     if isinstance(layer, keras.layers.Dense):
-        if layer.kernel_constraint is not None or layer.kernel_regularizer is not None:
-            raise NotStackable(f"{layer.name}: a constrained or regularised kernel (a pruning mask)")
+        if layer.kernel_regularizer is not None or layer.bias_regularizer is not None:
+            raise NotStackable(f"{layer.name}: a regularised weight")
         return stacked.StackedDense(k, layer.units, activation=layer.activation, use_bias=layer.use_bias,
                                     name=layer.name, dtype=layer.dtype_policy)
     if isinstance(layer, keras.layers.Dropout):
@@ -79,8 +82,24 @@ def stack(members: Sequence[keras.Model]) -> keras.Model:
         twin = _stacked_layer(twins[0], twins, k)
         if twin is not None:
             x = twin(x)
+            if isinstance(twin, stacked.StackedDense):
+                _stack_masks(twin, twins)
     outputs = {output_name(i): stacked.TakeMember(i, name=output_name(i), dtype="float32")(x) for i in range(k)}
     return keras.Model(inputs, outputs, name=f"{members[0].name}_x{k}")
+
+
+def _stack_masks(twin: stacked.StackedDense, layers: Sequence[keras.layers.Dense]) -> None:
+    """Each member's pruning mask (pruning/masks.py) becomes its slice of one stacked mask,
+    applied after every update as the members' are, so each member keeps its own."""
+    for attr in ("kernel", "bias"):
+        constraints = [getattr(getattr(layer, attr), "constraint", None) for layer in layers]
+        if all(c is None for c in constraints):
+            continue
+        if not all(isinstance(c, masks.MaskConstraint) for c in constraints):
+            raise NotStackable(f"{layers[0].name}/{attr}: a constraint other than a pruning mask")
+        mask = tf.Variable(np.stack([c.mask.numpy() for c in constraints]), trainable=False,
+                           name=f"{layers[0].name}_{attr}_masks")
+        getattr(twin, attr).constraint = masks.MaskConstraint(mask)
 
 
 def variable_pairs(ensemble: keras.Model, member: keras.Model, k: int) -> List[Tuple[object, object, int]]:

@@ -23,6 +23,7 @@ rewinds to its end (pretraining.py).
 Each round and branch is skipped when its DONE exists, so a killed loop resumes in the
 round it was in, from that round's last checkpoint.
 """
+import dataclasses
 import json
 import os
 from typing import Iterable, Optional
@@ -135,12 +136,39 @@ def round_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, masks: masks_l
     masks.assign(masks_lib.load(path))
 
 
+@dataclasses.dataclass
+class RoundPlan:
+    """One round (or branch) of one run, built, masked and rewound: what its training needs."""
+
+    cfg: PruneExperimentConfig
+    r: int
+    branch: Optional[str]
+    directory: str
+    spec: object  # models.ModelSpec
+    masks: masks_lib.Masks
+    start: int  # the optimizer step it starts from (before any resume from its checkpoint)
+    end: steps.Step
+    callbacks: list  # instruments (and the caller's callbacks), before the recording ones
+
+
 def train_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets.Dataset, per_epoch: int,
                 end: steps.Step, rewind: int, extra_callbacks, verbose: int, branch: Optional[str] = None) -> None:
     """Trains round r of the IMP trunk into round-NN/, or with `branch` (a re-initialisation)
     one training on round r's mask and rewind state into round-NN/branches/NAME/."""
-    directory = round_dir(run_dir, r) if branch is None else branch_dir(run_dir, r, branch)
     keras.backend.clear_session()
+    plan = prepare_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose, branch)
+    training.fit_into(plan.directory, cfg, plan.spec.model, data, plan.callbacks, plan.start, plan.end, per_epoch,
+                      verbose)
+    finish_round(plan, data, per_epoch)
+
+
+def prepare_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets.Dataset, per_epoch: int,
+                  end: steps.Step, rewind: int, extra_callbacks, verbose: int,
+                  branch: Optional[str] = None) -> RoundPlan:
+    """Builds round r's model (or branch's), sets its mask and starting state (pre-training
+    it first where asked), and lists its instruments; the seed-ensemble runner trains
+    several such plans together (ensemble/pruning.py)."""
+    directory = round_dir(run_dir, r) if branch is None else branch_dir(run_dir, r, branch)
     spec = training.build(cfg, data.info, per_epoch)  # w(0): the same draw every round
     masks = masks_lib.Masks.attach(spec, include_biases=cfg.pruning.prune_biases)
     round_masks(cfg, run_dir, r, masks, spec.output)
@@ -161,14 +189,18 @@ def train_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets
         measurements.append(
             callbacks_lib.SavePoints(rundir.save_point_dir(directory), [rewind]) if cfg.pruning.reset_optimizer
             else callbacks_lib.WeightSnapshots(directory, [steps.Step(rewind, per_epoch)]))
-    training.fit_into(directory, cfg, spec.model, data, [*extra_callbacks, *measurements], start, round_end,
-                      per_epoch, verbose)
-    rundir.write_npz(final_weights_path(directory), weights_by_path(spec.model))
-    if not cfg.pruning.reset_optimizer and branch is None:
-        training_state.save(spec.model, directory, "final_state", round_end.iteration)
-    record = round_record(r, directory, masks, spec.model, data, per_epoch, start, round_end)
-    rundir.write_json(round_record_path(directory), {"branch": branch or "trunk", **record})
-    rundir.mark_done(directory)
+    return RoundPlan(cfg, r, branch, directory, spec, masks, start, round_end, [*extra_callbacks, *measurements])
+
+
+def finish_round(plan: RoundPlan, data: datasets.Dataset, per_epoch: int) -> None:
+    """A trained round's last files: final weights (and optimizer), round.json, DONE."""
+    model = plan.spec.model
+    rundir.write_npz(final_weights_path(plan.directory), weights_by_path(model))
+    if not plan.cfg.pruning.reset_optimizer and plan.branch is None:
+        training_state.save(model, plan.directory, "final_state", plan.end.iteration)
+    record = round_record(plan.r, plan.directory, plan.masks, model, data, per_epoch, plan.start, plan.end)
+    rundir.write_json(round_record_path(plan.directory), {"branch": plan.branch or "trunk", **record})
+    rundir.mark_done(plan.directory)
 
 
 def round_record(r: int, directory: str, masks: masks_lib.Masks, model: keras.Model, data: datasets.Dataset,
@@ -202,26 +234,10 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
         return run_dir
     determinism.set_op_determinism(cfg.training.op_determinism())
     data = training.load_data(cfg, dataset)
-    per_epoch = pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size)
-    end = cfg.training.end(per_epoch)
-    rewind = cfg.pruning.rewind_step(per_epoch)
-    if rewind >= end.iteration:
-        raise errors.UserError(f"--rewind={cfg.pruning.rewind} is step {rewind}, not before the end of a round "
-                               f"(step {end.iteration})")
-    training.checkpoint_every(cfg, per_epoch)
-    check_reinitialisations(cfg, data.info, per_epoch)
+    per_epoch, end, rewind = schedule(cfg, data)
     with rundir.writer_lock(run_dir, wait=cfg.run.wait_for_lock):
-        pending = pending_branches(cfg, run_dir)
-        if pending and rundir.is_done(run_dir):  # a finished run asked for new branches: only they train
-            changes = training.instrument_changes(cfg, run_dir)
-            if changes:
-                raise errors.UserError(f"{run_dir} was recorded with other instruments ({'; '.join(changes)}): "
-                                       "add branches with the same instrument flags")
-            print(f"{run_dir}: adding branches {', '.join(sorted({name for _, name in pending}))}")
-            rundir.clear_done(run_dir)
-        elif training.already_done(cfg, run_dir):  # finished by the process we waited for
+        if not open_run(cfg, run_dir, data):
             return run_dir
-        training.start_writing(run_dir, cfg, data)
         for r in range(cfg.pruning.rounds):
             if rundir.is_done(round_dir(run_dir, r)):
                 logging.info("round %d already done", r)
@@ -231,10 +247,45 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
         for r, name in pending_branches(cfg, run_dir):
             print(f"round {r}, branch {name}")
             train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose, branch=name)
-        rundir.write_table(run_summary(run_dir), summary_prefix(run_dir))
-        rundir.mark_done(run_dir)
-    print(f"done: {run_dir}")
+        close_run(run_dir)
     return run_dir
+
+
+def schedule(cfg: PruneExperimentConfig, data: datasets.Dataset):
+    """(steps per epoch, end of a round, rewind step), checked before anything trains."""
+    per_epoch = pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size)
+    end = cfg.training.end(per_epoch)
+    rewind = cfg.pruning.rewind_step(per_epoch)
+    if rewind >= end.iteration:
+        raise errors.UserError(f"--rewind={cfg.pruning.rewind} is step {rewind}, not before the end of a round "
+                               f"(step {end.iteration})")
+    training.checkpoint_every(cfg, per_epoch)
+    check_reinitialisations(cfg, data.info, per_epoch)
+    return per_epoch, end, rewind
+
+
+def open_run(cfg: PruneExperimentConfig, run_dir: str, data: datasets.Dataset) -> bool:
+    """With the run's lock held: False when it is complete; otherwise reopens a finished
+    run asked for new branches, records the settings, and returns True."""
+    pending = pending_branches(cfg, run_dir)
+    if pending and rundir.is_done(run_dir):  # a finished run asked for new branches: only they train
+        changes = training.instrument_changes(cfg, run_dir)
+        if changes:
+            raise errors.UserError(f"{run_dir} was recorded with other instruments ({'; '.join(changes)}): "
+                                   "add branches with the same instrument flags")
+        print(f"{run_dir}: adding branches {', '.join(sorted({name for _, name in pending}))}")
+        rundir.clear_done(run_dir)
+    elif training.already_done(cfg, run_dir):  # finished by the process we waited for
+        return False
+    training.start_writing(run_dir, cfg, data)
+    return True
+
+
+def close_run(run_dir: str) -> None:
+    """Every round and branch trained: the summary table, then DONE."""
+    rundir.write_table(run_summary(run_dir), summary_prefix(run_dir))
+    rundir.mark_done(run_dir)
+    print(f"done: {run_dir}")
 
 
 def _record(directory: str) -> Optional[dict]:

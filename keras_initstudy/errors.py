@@ -45,12 +45,30 @@ def one_line_errors(program: str, resume_hint: str = "") -> Iterator[None]:
     except OSError as e:
         sys.exit(f"{program}: error: {describe_os_error(e)}")
     except KeyboardInterrupt:
-        sys.stdout.flush()
-        sys.stderr.write(f"\n{program}: interrupted" + (f"; {resume_hint}" if resume_hint else "") + "\n")
-        sys.stderr.flush()
-        sys.exit(INTERRUPTED)
+        _interrupted(program, resume_hint)
     except Exception as e:  # noqa: BLE001 - only TensorFlow's file-system errors are turned into one line
+        if interrupted_while(e):
+            _interrupted(program, resume_hint)
         line = describe_framework_error(e)
         if line is None:
             raise
         sys.exit(f"{program}: error: {line}")
+
+
+def interrupted_while(e: BaseException) -> bool:
+    """Whether `e` was raised while a Ctrl-C was being handled: a KeyboardInterrupt that lands
+    inside library code (numpy retrying a conversion, say) can surface as another error."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__context__
+    return False
+
+
+def _interrupted(program: str, resume_hint: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(f"\n{program}: interrupted" + (f"; {resume_hint}" if resume_hint else "") + "\n")
+    sys.stderr.flush()
+    sys.exit(INTERRUPTED)

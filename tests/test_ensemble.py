@@ -16,7 +16,7 @@ from tensorflow.python.framework import config as tf_config
 
 from keras_initstudy import callbacks, config, datasets, grid, pipeline, rundir, sweep, training
 from keras_initstudy.analysis import regimes
-from keras_initstudy.ensemble import grouping, layers, runner, stack
+from keras_initstudy.ensemble import fanout, grouping, layers, runner, stack
 from tests.class_tempdir import ClassTempDirTestCase
 
 SMALL = dict(width=16, epochs=2, nondeterminism="deterministic", snapshots="0,1,2", rmsd_every_steps=10)
@@ -123,6 +123,17 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
             self.assertEqual(files_of(member), files_of(single))
             self.assertTrue(rundir.is_done(member))
 
+    def test_an_ensemble_of_one_is_its_single_run(self):
+        cfg = seed_configs(self.get_temp_dir())[0]
+        (member,) = runner.run([cfg])
+        single = self.singles[0]
+        for a, b in zip(final_weights(member), final_weights(single)):
+            self.assertLessEqual(np.max(np.abs(a - b)) / np.max(np.abs(b)), 1e-5)
+        rows, expected = history(member), history(single)
+        self.assertEqual(list(rows[0]), list(expected[0]))
+        self.assertEqual([r["test_accuracy"] for r in rows], [r["test_accuracy"] for r in expected])
+        self.assertAllClose([float(r["loss"]) for r in rows], [float(r["loss"]) for r in expected], rtol=1e-5)
+
     def test_members_differ_from_each_other(self):
         accuracies = {tuple(r["test_accuracy"] for r in history(d)) for d in self.members}
         self.assertLen(accuracies, 3)
@@ -201,6 +212,23 @@ class PruneEnsembleTest(ClassTempDirTestCase):
             self.assertAllClose(table["test_accuracy"], expected["test_accuracy"], atol=2e-3)
         masks = [rundir.read_npz(os.path.join(layout.round_dir(d, 2), "mask.npz")) for d in self.runs["together"]]
         self.assertNotAllEqual(masks[0]["hidden_1/kernel"], masks[1]["hidden_1/kernel"])
+
+
+class MemberLogsTest(tf.test.TestCase):
+
+    def test_each_member_gets_its_own_entries_under_single_run_names(self):
+        logs = {"loss": 9.0, "member_0_loss": 1.0, "member_0_mean_loss": 1.5, "member_0_accuracy": 0.5,
+                "member_1_mean_loss": 2.5, "member_1_accuracy": 0.25, "val_member_1_mean_loss": 3.5,
+                "val_member_1_accuracy": 0.75, "val_loss": 8.0}
+        self.assertEqual(fanout.member_logs(logs, 0, 2), {"loss": 1.5, "accuracy": 0.5})
+        self.assertEqual(fanout.member_logs(logs, 1, 2), {"loss": 2.5, "accuracy": 0.25, "val_loss": 3.5,
+                                                          "val_accuracy": 0.75})
+
+    def test_a_single_member_reads_keras_unprefixed_names(self):
+        logs = {"loss": 1.0, "mean_loss": 1.5, "accuracy": 0.5, "val_loss": 2.0, "val_mean_loss": 2.5,
+                "val_accuracy": 0.75}
+        self.assertEqual(fanout.member_logs(logs, 0, 1), {"loss": 1.5, "accuracy": 0.5, "val_loss": 2.5,
+                                                          "val_accuracy": 0.75})
 
 
 class StackedLayersTest(tf.test.TestCase):

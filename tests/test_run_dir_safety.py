@@ -244,6 +244,20 @@ class FlagRejectionTest(tf.test.TestCase):
 
 class InterruptTest(tf.test.TestCase):
 
+    def test_an_error_raised_while_handling_ctrl_c_still_counts_as_ctrl_c(self):
+        def convert():  # numpy retries a failed conversion; a Ctrl-C inside it surfaces as its TypeError
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise TypeError("__array__() got an unexpected keyword argument 'copy'")
+        with self.assertRaises(SystemExit) as stop:
+            with errors.one_line_errors("train"):
+                convert()
+        self.assertEqual(stop.exception.code, errors.INTERRUPTED)
+        with self.assertRaises(TypeError):
+            with errors.one_line_errors("train"):
+                raise TypeError("a real bug stays a traceback")
+
     def test_ctrl_c_exits_130_with_the_message_on_its_own_line(self):
         out = self.get_temp_dir()
         proc = subprocess.Popen([sys.executable, "-u", "-m", "keras_initstudy.train", "--width=64", "--epochs=5000",

@@ -16,6 +16,8 @@ the figure is the median over the trials' remaining epochs.
     torch         an equivalent PyTorch eager loop, when torch is installed (not a dependency)
     ensemble_K    K seeds trained together (ensemble/), per member: epoch time / K
 """
+import contextlib
+import io
 import os
 import statistics
 import sys
@@ -159,6 +161,16 @@ def time_torch(cfg, data):
     return steady(stamps)
 
 
+def trial_times(method: str, cfg, data):
+    if method == "package":
+        return time_package(cfg, data)
+    if method == "bare_tf":
+        return time_bare_tf(cfg, data)
+    if method == "torch":
+        return time_torch(cfg, data)
+    return time_ensemble(cfg, data, int(method.split("_")[1]))
+
+
 def have_torch() -> bool:
     import importlib.util
     return importlib.util.find_spec("torch") is not None
@@ -187,14 +199,8 @@ def main(argv):
             for repeat in range(FLAGS.repeats):
                 for method in methods:
                     trial = cfg.replace(output_dir=os.path.join(out, f"{method}-{repeat}"))
-                    if method == "package":
-                        times[method] += time_package(trial, data)
-                    elif method == "bare_tf":
-                        times[method] += time_bare_tf(trial, data)
-                    elif method == "torch":
-                        times[method] += time_torch(trial, data)
-                    else:
-                        times[method] += time_ensemble(trial, data, int(method.split("_")[1]))
+                    with contextlib.redirect_stdout(io.StringIO()):  # the runs' own progress lines
+                        times[method] += trial_times(method, trial, data)
                     keras.backend.clear_session()
         print(f"\n{dataset}: {len(data.train)} training images, {len(data.test)} test images")
         reference = statistics.median(times["package"]) if "package" in times else None

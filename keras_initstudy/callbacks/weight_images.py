@@ -25,6 +25,7 @@ class WeightImages(keras.callbacks.Callback):
         self.histograms = histograms
         self.scale = float(tf.reduce_max(tf.abs(initial.reference[self.index]))) or 1.0
         self._writer = None
+        self._summaries = None
 
     def image(self) -> tf.Tensor:
         """|w| / max|w(0)|, clipped to [0, 1], as a (1, rows, cols, 1) image batch."""
@@ -32,15 +33,18 @@ class WeightImages(keras.callbacks.Callback):
         w = tf.reshape(w, (-1, w.shape[-1]))  # conv kernels: (kh * kw * c_in) x c_out
         return tf.clip_by_value(tf.abs(w) / self.scale, 0.0, 1.0)[tf.newaxis, :, :, tf.newaxis]
 
+    def _summarise(self, step: tf.Tensor) -> None:
+        tf.summary.image(f"weights/{layer_of(self.initial.names[self.index])}", self.image(), step=step)
+        if self.histograms:
+            for name, v, w0 in zip(self.initial.names, self.initial.variables, self.initial.reference):
+                tf.summary.histogram(f"deviation/{name}", v.value - w0, step=step)
+
     def write(self, step: int) -> None:
-        if self._writer is None:
+        if self._writer is None:  # a graph per writer: it captures the writer it is traced with
             self._writer = tf.summary.create_file_writer(self.log_dir)
-        name = layer_of(self.initial.names[self.index])
-        with self._writer.as_default(step=step):
-            tf.summary.image(f"weights/{name}", self.image())
-            if self.histograms:
-                for name, v, w0 in zip(self.initial.names, self.initial.variables, self.initial.reference):
-                    tf.summary.histogram(f"deviation/{name}", v.value - w0)
+            self._summaries = tf.function(self._summarise)  # one call, not dozens of eager ops
+        with self._writer.as_default():
+            self._summaries(tf.constant(step, tf.int64))
         self._writer.flush()
 
     def on_train_begin(self, logs=None):
@@ -53,4 +57,4 @@ class WeightImages(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._writer is not None:  # one fit per segment (loop.py): reopened by the next write
             self._writer.close()
-            self._writer = None
+            self._writer = self._summaries = None

@@ -18,10 +18,11 @@ from keras_initstudy.ensemble import stack
 MEAN_LOSS = "mean_loss"  # a member's loss over its examples (runner.compile_ensemble): its `loss`
 
 
-def member_logs(logs: Dict, index: int) -> Dict:
+def member_logs(logs: Dict, index: int, members: int) -> Dict:
     """Member `index`'s entries of the ensemble's logs, under a single run's names:
-    member_k_mean_loss is its loss; Keras's member_k_loss (batches weighed alike) is dropped."""
-    tag = f"{stack.output_name(index)}_"
+    member_k_mean_loss is its loss; Keras's member_k_loss (batches weighed alike) is dropped.
+    Keras names a single output's entries without the prefix."""
+    tag = f"{stack.output_name(index)}_" if members > 1 else ""
     found = {}
     for key, value in (logs or {}).items():
         prefix = "val_" if key.startswith("val_") else ""
@@ -73,28 +74,28 @@ class MemberCallbacks(keras.callbacks.Callback):
         for k, m in enumerate(self.members):
             m.refresh()
             m.model.stop_training = False
-            m.hooks.on_train_begin(member_logs(logs, k))
+            m.hooks.on_train_begin(member_logs(logs, k, len(self.members)))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = self.step
         for k, m in enumerate(self.members):
-            m.hooks.on_epoch_begin(epoch, member_logs(logs, k))
+            m.hooks.on_epoch_begin(epoch, member_logs(logs, k, len(self.members)))
 
     def on_train_batch_end(self, batch, logs=None):
         self.step = self._epoch_start + batch + 1
         for k, m in enumerate(self.members):
             if m.acts_at(self.step):
                 m.refresh()
-            m.hooks.on_train_batch_end(batch, member_logs(logs, k))
+            m.hooks.on_train_batch_end(batch, member_logs(logs, k, len(self.members)))
         self._stop_if_asked()
 
     def on_epoch_end(self, epoch, logs=None):
         for k, m in enumerate(self.members):
             m.refresh()
-            m.hooks.on_epoch_end(epoch, member_logs(logs, k))
+            m.hooks.on_epoch_end(epoch, member_logs(logs, k, len(self.members)))
         self._stop_if_asked()
 
     def on_train_end(self, logs=None):
         for k, m in enumerate(self.members):
             m.refresh()
-            m.hooks.on_train_end(member_logs(logs, k))
+            m.hooks.on_train_end(member_logs(logs, k, len(self.members)))

@@ -12,9 +12,10 @@ from keras_initstudy import errors
 
 SEED_FIELDS = ("seed", "init_seed", "data_seed")
 
-# Measured by tools/benchmark_epoch.py (width 256, Fashion-MNIST, batch 128). On the
-# 2-core CPU, seconds per member-epoch fall from K = 1 to K = 10 and no further at K = 32;
-# on a GPU the per-member time keeps falling to larger K (README: Speed).
+# The rule: the smallest K whose seconds per member-epoch (tools/benchmark_epoch.py, width 256,
+# full Fashion-MNIST) are within 10% of the best measured K's. On the 2-core CPU: 1.048, 0.954,
+# 0.881, 0.811 s at K = 1, 4, 10, 32, so 10. No GPU was at hand to measure: 32 there, the
+# largest K measured, until the benchmark is run on one (README: Benchmarks).
 DEFAULT_SIZE = {"cpu": 10, "gpu": 32}
 
 

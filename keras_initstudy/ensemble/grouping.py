@@ -13,8 +13,8 @@ from keras_initstudy import errors
 SEED_FIELDS = ("seed", "init_seed", "data_seed")
 
 # The rule: the smallest K whose seconds per member-epoch (tools/benchmark_epoch.py, width 256,
-# full Fashion-MNIST) are within 10% of the best measured K's. On the 2-core CPU: 1.048, 0.954,
-# 0.881, 0.811 s at K = 1, 4, 10, 32, so 10. No GPU was at hand to measure: 32 there, the
+# full Fashion-MNIST) are within 10% of the best measured K's. On the 2-core CPU: 1.049, 0.904,
+# 0.798, 0.769 s at K = 1, 4, 10, 32, so 10. No GPU was at hand to measure: 32 there, the
 # largest K measured, until the benchmark is run on one (README: Benchmarks).
 DEFAULT_SIZE = {"cpu": 10, "gpu": 32}
 

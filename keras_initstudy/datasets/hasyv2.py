@@ -1,17 +1,17 @@
 """HASYv2 (Thoma 2017): 168k 32x32 handwritten symbols in 369 classes, as a TFDS builder.
 
 TFDS has no HASYv2 builder, so this module defines one. Source: Zenodo record
-259444, file HASYv2.tar.bz2. Inside the archive:
+259444, file HASYv2.tar.bz2 (size and sha256 in checksums.tsv). Inside the archive:
     hasy-data/v2-NNNNN.png                      32x32 images
     symbols.csv                                 369 rows: symbol_id, latex, ...
     classification-task/fold-K/{train,test}.csv path,symbol_id,latex,user_id
 The csv files quote with `'`, and their paths are relative to the csv's folder.
+hasyv2_checks.py verifies the archive and this layout before any example is written.
 Labels are row indices 0..368 of symbols.csv; class names are the LaTeX strings.
 Paper 000 §3 uses the classification task's fold 1 (about 151k train / 17k test).
 """
 import contextlib
 import csv
-import hashlib
 import io
 import os
 import socket
@@ -24,32 +24,13 @@ from absl import logging
 from etils import epath
 
 from keras_initstudy import errors
-from keras_initstudy.datasets import base
+from keras_initstudy.datasets import base, hasyv2_checks
 
 ARCHIVE_NAME = "HASYv2.tar.bz2"
-URL = "https://zenodo.org/record/259444/files/HASYv2.tar.bz2"
-# The md5 third-party code reports for the Zenodo file. TFDS records sha256
-# checksums (checksums.tsv, `tfds build --register_checksums`), which need the
-# file itself; until that is done, the builder verifies this md5 instead.
-ARCHIVE_MD5 = "fddf23f36e24b5236f6b3a0880c778e3"
-NUM_CLASSES = 369
-NUM_FOLDS = 10
+URL = hasyv2_checks.URL  # registered in checksums.tsv: TFDS verifies its download
+NUM_CLASSES = hasyv2_checks.NUM_CLASSES
+NUM_FOLDS = hasyv2_checks.NUM_FOLDS
 IMAGE_SHAPE = (32, 32, 1)
-
-
-def md5_of(path: epath.Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify_archive(path: epath.Path) -> None:
-    actual = md5_of(path)
-    if actual != ARCHIVE_MD5:
-        raise errors.DataError(f"{path}: md5 {actual} does not match HASYv2's {ARCHIVE_MD5}; "
-                               "the archive is corrupt or not HASYv2")
 
 
 def read_csv(path: epath.Path) -> Iterator[Dict[str, str]]:
@@ -118,8 +99,9 @@ class Hasyv2(tfds.core.GeneratorBasedBuilder):
         archive = self._manual_archive(dl_manager)
         if archive is None:
             archive = epath.Path(dl_manager.download(URL))
-        verify_archive(archive)
+        hasyv2_checks.verify_archive(archive)  # a download is checked by TFDS too; a placed one only here
         root = find_root(epath.Path(dl_manager.extract(archive)))
+        hasyv2_checks.check_layout(root)
         labels = symbol_indices(root)
         task = root / "classification-task" / f"fold-{self.builder_config.fold}"
         return {split: self._generate_examples(task / f"{split}.csv", labels)

@@ -6,6 +6,7 @@ the sweep), with op determinism, and compares their run directories.
 import glob
 import math
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -165,6 +166,19 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
         stamp = os.path.getmtime(rundir.model_path(done))
         outcomes = runner.run(cfgs)
         self.assertEqual(os.path.getmtime(rundir.model_path(done)), stamp)
+        for outcome, member in zip(outcomes, self.members):
+            for a, b in zip(final_weights(outcome), final_weights(member)):
+                self.assertAllClose(a, b, rtol=1e-5, atol=1e-7)
+            self.assertEqual([r["test_accuracy"] for r in history(outcome)],
+                             [r["test_accuracy"] for r in history(member)])
+
+    def test_members_resuming_at_different_steps_train_in_groups(self):
+        """A kill between two members' checkpoint writes leaves them at different steps."""
+        cfgs = seed_configs(self.get_temp_dir())
+        with self.assertRaises(KeyboardInterrupt):
+            runner.run(cfgs, ensemble_callbacks=[Interrupt()])
+        shutil.rmtree(rundir.checkpoint_dir(rundir.path_for(cfgs[1])))  # member 1 restarts from step 0
+        outcomes = runner.run(cfgs)
         for outcome, member in zip(outcomes, self.members):
             for a, b in zip(final_weights(outcome), final_weights(member)):
                 self.assertAllClose(a, b, rtol=1e-5, atol=1e-7)

@@ -24,6 +24,7 @@ import traceback
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 from keras_initstudy import errors
+from keras_initstudy.ensemble import grouping  # no TensorFlow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,18 +82,13 @@ def run_group(runner_name: str, cfgs: Sequence, dataset=None) -> List[Union[str,
     return found
 
 
-def _groups(runner_name: str, configs: Sequence, ensemble_size: int) -> List[List[int]]:
-    from keras_initstudy.ensemble import grouping
-    return grouping.groups(configs, ensemble_size, runner_name)
-
-
 class LocalExecutor:
     def run(self, runner_name: str, configs: Sequence,
             ensemble_size: int = 1) -> Iterator[Tuple[int, Union[str, Failure]]]:
         import keras
         from keras_initstudy import datasets
         loaded = {}
-        for group in _groups(runner_name, configs, ensemble_size):
+        for group in grouping.groups(configs, ensemble_size, runner_name):
             cfg = configs[group[0]]
             try:
                 key = (cfg.data.dataset, cfg.data.data_dir)
@@ -150,7 +146,7 @@ class RayExecutor:
             max_retries=self.max_retries, retry_exceptions=False, name=TASK_NAME)
         threads = max(1, math.floor(self.cpus_per_run))
         pending = {task.remote(runner_name, [configs[i] for i in group], threads): group
-                   for group in _groups(runner_name, configs, ensemble_size)}
+                   for group in grouping.groups(configs, ensemble_size, runner_name)}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             group = pending.pop(done[0])

@@ -63,20 +63,13 @@ def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end:
     batches and yields one-hot labels (needs num_classes). Their randomness is
     stateless too, seeded by (seed, epoch, example or batch), so it is replayed.
     """
-    if not 0 <= start <= end:
-        raise ValueError(f"bad step range {start}..{end}")
     images = tf.constant(split.images)
     labels = tf.constant(split.labels)
-    n = len(split)
-    per_epoch = steps_per_epoch(n, batch_size)
 
     def example_seed(epoch, index):
         return tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64) * (1 << 32) + index])
 
-    def one_epoch(epoch):
-        # The epoch's first batch in this stream: > 0 only for the epoch the stream starts in.
-        skip = tf.maximum(tf.cast(start, tf.int64) - epoch * per_epoch, 0)
-        order = tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, epoch)).skip(skip * batch_size)
+    def one_epoch(epoch, skip, order):
         if augment:
             examples = order.map(
                 lambda i: (augment_one(tf.gather(images, i), example_seed(epoch, i), augment_padding),
@@ -84,8 +77,9 @@ def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end:
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             batches = examples.batch(batch_size)
         else:
-            batches = order.batch(batch_size).map(lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
-                                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            batches = order.batch(batch_size).map(
+                lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if mixup:
             batches = batches.enumerate(start=skip).map(
                 lambda step, batch: mixup_batch(batch[0], tf.one_hot(batch[1], num_classes), mixup,
@@ -93,24 +87,29 @@ def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end:
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return batches
 
-    first_epoch, last_epoch = start // per_epoch, -(-end // per_epoch)
-    return (tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
-            .take(end - start).prefetch(tf.data.AUTOTUNE))
+    return _epochs(len(split), batch_size, seed, start, end, one_epoch).prefetch(tf.data.AUTOTUNE)
 
 
-def index_stream(num_examples: int, batch_size: int, seed: int, start: int, end: int) -> tf.data.Dataset:
-    """The example indices of train_stream's batches (no augmentation or mixup): steps start .. end - 1."""
+def _epochs(num_examples: int, batch_size: int, seed: int, start: int, end: int, one_epoch) -> tf.data.Dataset:
+    """Steps start .. end - 1 as the epochs they lie in: one_epoch(epoch, skip, order) makes
+    an epoch's batches from its example order, whose first `skip` batches (> 0 only in the
+    epoch the stream starts in) are already dropped."""
     if not 0 <= start <= end:
         raise ValueError(f"bad step range {start}..{end}")
     per_epoch = steps_per_epoch(num_examples, batch_size)
 
-    def one_epoch(epoch):
+    def epoch_batches(epoch):
         skip = tf.maximum(tf.cast(start, tf.int64) - epoch * per_epoch, 0)
-        return (tf.data.Dataset.from_tensor_slices(epoch_order(num_examples, seed, epoch))
-                .skip(skip * batch_size).batch(batch_size))
+        order = tf.data.Dataset.from_tensor_slices(epoch_order(num_examples, seed, epoch)).skip(skip * batch_size)
+        return one_epoch(epoch, skip, order)
 
     first_epoch, last_epoch = start // per_epoch, -(-end // per_epoch)
-    return tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch).take(end - start)
+    return tf.data.Dataset.range(first_epoch, last_epoch).flat_map(epoch_batches).take(end - start)
+
+
+def index_stream(num_examples: int, batch_size: int, seed: int, start: int, end: int) -> tf.data.Dataset:
+    """The example indices of train_stream's batches (no augmentation or mixup): steps start .. end - 1."""
+    return _epochs(num_examples, batch_size, seed, start, end, lambda epoch, skip, order: order.batch(batch_size))
 
 
 def stacked_stream(split: base.Split, batch_size: int, seeds, start: int, end: int) -> tf.data.Dataset:

@@ -8,7 +8,7 @@ runners (pruning rounds, rewinds) reuse them with their own bookkeeping.
 import dataclasses
 import json
 import os
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 import keras
 import numpy as np
@@ -229,14 +229,9 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
         return run_dir
     determinism.set_op_determinism(cfg.training.op_determinism())
     data = load_data(cfg, dataset)
-    t = cfg.training
-    per_epoch = pipeline.steps_per_epoch(len(data.train), t.batch_size)
-    end = t.end(per_epoch)
-    checkpoint_every(cfg, per_epoch)  # a bad interval fails before anything is written
-    spec = build(cfg, data.info, per_epoch)
+    per_epoch, end = schedule(cfg, data)
+    spec, measurements = build_instrumented(cfg, data, run_dir, per_epoch, end)
     model = spec.model
-    reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w(0): before restore
-    measurements = measurement_callbacks(spec, cfg, run_dir, reference, end, data)
     # The directory is made only now that the run can start: a bad dataset or setting leaves no stub.
     with rundir.writer_lock(run_dir, wait=cfg.run.wait_for_lock):
         if already_done(cfg, run_dir):  # finished by the process we waited for
@@ -245,6 +240,24 @@ def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callba
         fit_into(run_dir, cfg, model, data, [*extra_callbacks, *measurements], 0, end, per_epoch, verbose)
         finish(run_dir, model)
     return run_dir
+
+
+def schedule(cfg: config_lib.ExperimentConfig, data: datasets.Dataset) -> Tuple[int, steps.Step]:
+    """(steps per epoch, the end of training); a bad checkpoint interval fails here, before
+    anything is written."""
+    per_epoch = pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size)
+    end = cfg.training.end(per_epoch)
+    checkpoint_every(cfg, per_epoch)
+    return per_epoch, end
+
+
+def build_instrumented(cfg: config_lib.ExperimentConfig, data: datasets.Dataset, run_dir: str, per_epoch: int,
+                       end: steps.Step) -> Tuple[models.ModelSpec, List[keras.callbacks.Callback]]:
+    """The run's model and its instruments, RMSD measured from the weights just built
+    (w(0): before any checkpoint is restored)."""
+    spec = build(cfg, data.info, per_epoch)
+    reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)
+    return spec, measurement_callbacks(spec, cfg, run_dir, reference, end, data)
 
 
 def finish(run_dir: str, model: keras.Model) -> None:

@@ -50,12 +50,12 @@ class Member:
         return any(clock.acts_at(c, step) for c in self.callbacks)
 
 
-class MemberCallbacks(keras.callbacks.Callback):
+class MemberCallbacks(clock.StepCallback):
+    """The ensemble's one callback: its step count (StepCallback's) drives the members' hooks."""
+
     def __init__(self, members: List[Member]):
         super().__init__()
         self.members = members
-        self.step = None
-        self._epoch_start = None
 
     def acts_at(self, step: int) -> bool:
         return any(m.acts_at(step) for m in self.members)
@@ -70,19 +70,19 @@ class MemberCallbacks(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_train_begin(self, logs=None):
-        self.step = int(self.model.optimizer.iterations.numpy())
+        super().on_train_begin(logs)
         for k, m in enumerate(self.members):
             m.refresh()
             m.model.stop_training = False
             m.hooks.on_train_begin(member_logs(logs, k, len(self.members)))
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = self.step
+        super().on_epoch_begin(epoch, logs)
         for k, m in enumerate(self.members):
             m.hooks.on_epoch_begin(epoch, member_logs(logs, k, len(self.members)))
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step = self._epoch_start + batch + 1
+        super().on_train_batch_end(batch, logs)  # self.step: the step the call ended at
         for k, m in enumerate(self.members):
             if m.acts_at(self.step):
                 m.refresh()

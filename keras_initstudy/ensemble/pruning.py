@@ -67,9 +67,8 @@ def _train_round(cfgs, need, r, branch, data, per_epoch, end, rewind, verbose, e
     keras.backend.clear_session()
     plans = {i: rounds.prepare_round(cfgs[i], rundir.path_for(cfgs[i]), r, data[i], per_epoch, end, rewind, (),
                                      verbose, branch) for i in need}
-    members = [runner.Member(plan.cfg, data[i], plan.directory, plan.spec, plan.callbacks, plan.start)
+    members = [runner.Member(plan.cfg, data[i], plan.directory, plan.spec, plan.callbacks, plan.end, plan.start)
                for i, plan in plans.items()]
-    ends = {id(m): plans[i].end for i, m in zip(plans, members)}
-    runner.train_in_groups(members, lambda m: ends[id(m)], per_epoch, verbose, ensemble_callbacks)
+    runner.train_in_groups(members, per_epoch, verbose, ensemble_callbacks)
     for i, plan in plans.items():
         rounds.finish_round(plan, data[i], per_epoch)

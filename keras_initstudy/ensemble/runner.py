@@ -78,6 +78,7 @@ class Member:
     directory: str
     spec: object  # models.ModelSpec
     callbacks: list
+    end: object  # steps.Step: where its training ends
     start: int = 0
 
     def resume(self) -> None:
@@ -92,9 +93,7 @@ class Member:
 def new_member(cfg, data, per_epoch: int, end) -> Member:
     """What training.run prepares for a run before training it."""
     run_dir = rundir.path_for(cfg)
-    spec = training.build(cfg, data.info, per_epoch)
-    reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)
-    return Member(cfg, data, run_dir, spec, training.measurement_callbacks(spec, cfg, run_dir, reference, end, data))
+    return Member(cfg, data, run_dir, *training.build_instrumented(cfg, data, run_dir, per_epoch, end), end)
 
 
 def member_data(cfgs, todo, dataset=None) -> Dict[int, datasets.Dataset]:
@@ -105,15 +104,14 @@ def member_data(cfgs, todo, dataset=None) -> Dict[int, datasets.Dataset]:
     return {i: shared if shared is not None else training.load_data(cfgs[i], base) for i in todo}
 
 
-def train_in_groups(members: Sequence[Member], end_of, per_epoch: int, verbose: int = 0,
+def train_in_groups(members: Sequence[Member], per_epoch: int, verbose: int = 0,
                     ensemble_callbacks: Sequence[keras.callbacks.Callback] = ()) -> None:
-    """Resumes each member, then trains those at the same start (and end: end_of(member))
-    step as one ensemble."""
+    """Resumes each member, then trains those with the same start and end steps as one ensemble."""
     for m in members:
         m.resume()
-    for key in sorted({(m.start, end_of(m).iteration) for m in members}):
-        group = [m for m in members if (m.start, end_of(m).iteration) == key]
-        train_together(group, key[0], end_of(group[0]), per_epoch, verbose, ensemble_callbacks)
+    for key in sorted({(m.start, m.end.iteration) for m in members}):
+        group = [m for m in members if (m.start, m.end.iteration) == key]
+        train_together(group, key[0], group[0].end, per_epoch, verbose, ensemble_callbacks)
 
 
 def run(cfgs: Sequence[config_lib.ExperimentConfig], verbose: int = 0,
@@ -136,10 +134,8 @@ def run(cfgs: Sequence[config_lib.ExperimentConfig], verbose: int = 0,
         first = cfgs[todo[0]]
         determinism.set_op_determinism(first.training.op_determinism())
         data = member_data(cfgs, todo, dataset)
-        per_epoch = pipeline.steps_per_epoch(len(data[todo[0]].train), first.training.batch_size)
-        end = first.training.end(per_epoch)
-        training.checkpoint_every(first, per_epoch)
-        _train_unlocked(cfgs, todo, data, per_epoch, end, outcomes, verbose, ensemble_callbacks)
+        per_epoch, end = training.schedule(first, data[todo[0]])
+        _train_locked(cfgs, todo, data, per_epoch, end, outcomes, verbose, ensemble_callbacks)
     return [outcomes[i] for i in range(len(cfgs))]
 
 
@@ -156,7 +152,8 @@ def lock_all(locks: contextlib.ExitStack, cfgs, todo, outcomes) -> List[int]:
     return locked
 
 
-def _train_unlocked(cfgs, todo, data, per_epoch, end, outcomes, verbose, ensemble_callbacks) -> None:
+def _train_locked(cfgs, todo, data, per_epoch, end, outcomes, verbose, ensemble_callbacks) -> None:
+    """Takes the members' locks, prepares those still to train, trains them, finishes them."""
     with contextlib.ExitStack() as locks:
         members = {}
         for i in lock_all(locks, cfgs, todo, outcomes):
@@ -165,7 +162,7 @@ def _train_unlocked(cfgs, todo, data, per_epoch, end, outcomes, verbose, ensembl
                 continue
             members[i] = new_member(cfgs[i], data[i], per_epoch, end)
             training.start_writing(members[i].directory, cfgs[i], members[i].data)
-        train_in_groups(list(members.values()), lambda m: end, per_epoch, verbose, ensemble_callbacks)
+        train_in_groups(list(members.values()), per_epoch, verbose, ensemble_callbacks)
         for i, m in members.items():
             training.finish(m.directory, m.spec.model)
             outcomes[i] = m.directory

@@ -253,13 +253,11 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
 
 def schedule(cfg: PruneExperimentConfig, data: datasets.Dataset):
     """(steps per epoch, end of a round, rewind step), checked before anything trains."""
-    per_epoch = pipeline.steps_per_epoch(len(data.train), cfg.training.batch_size)
-    end = cfg.training.end(per_epoch)
+    per_epoch, end = training.schedule(cfg, data)
     rewind = cfg.pruning.rewind_step(per_epoch)
     if rewind >= end.iteration:
         raise errors.UserError(f"--rewind={cfg.pruning.rewind} is step {rewind}, not before the end of a round "
                                f"(step {end.iteration})")
-    training.checkpoint_every(cfg, per_epoch)
     check_reinitialisations(cfg, data.info, per_epoch)
     return per_epoch, end, rewind
 

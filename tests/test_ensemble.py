@@ -155,6 +155,13 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
                 self.assertAllEqual(a, b)
             self.assertEqual(history(outcomes[k])[-1]["test_accuracy"], history(clean[k])[-1]["test_accuracy"])
 
+    def assertEndLikeTheUninterruptedMembers(self, outcomes):
+        for outcome, member in zip(outcomes, self.members):
+            for a, b in zip(final_weights(outcome), final_weights(member)):
+                self.assertAllClose(a, b, rtol=1e-5, atol=1e-7)
+            self.assertEqual([r["test_accuracy"] for r in history(outcome)],
+                             [r["test_accuracy"] for r in history(member)])
+
     def test_an_interrupted_ensemble_resumes_to_the_uninterrupted_weights(self):
         cfgs = seed_configs(self.get_temp_dir())
         with self.assertRaises(KeyboardInterrupt):
@@ -166,11 +173,7 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
         stamp = os.path.getmtime(rundir.model_path(done))
         outcomes = runner.run(cfgs)
         self.assertEqual(os.path.getmtime(rundir.model_path(done)), stamp)
-        for outcome, member in zip(outcomes, self.members):
-            for a, b in zip(final_weights(outcome), final_weights(member)):
-                self.assertAllClose(a, b, rtol=1e-5, atol=1e-7)
-            self.assertEqual([r["test_accuracy"] for r in history(outcome)],
-                             [r["test_accuracy"] for r in history(member)])
+        self.assertEndLikeTheUninterruptedMembers(outcomes)
 
     def test_members_resuming_at_different_steps_train_in_groups(self):
         """A kill between two members' checkpoint writes leaves them at different steps."""
@@ -179,11 +182,7 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
             runner.run(cfgs, ensemble_callbacks=[Interrupt()])
         shutil.rmtree(rundir.checkpoint_dir(rundir.path_for(cfgs[1])))  # member 1 restarts from step 0
         outcomes = runner.run(cfgs)
-        for outcome, member in zip(outcomes, self.members):
-            for a, b in zip(final_weights(outcome), final_weights(member)):
-                self.assertAllClose(a, b, rtol=1e-5, atol=1e-7)
-            self.assertEqual([r["test_accuracy"] for r in history(outcome)],
-                             [r["test_accuracy"] for r in history(member)])
+        self.assertEndLikeTheUninterruptedMembers(outcomes)
 
     def test_an_ensemble_refuses_configs_that_differ_in_more_than_seeds(self):
         cfgs = seed_configs(self.get_temp_dir())

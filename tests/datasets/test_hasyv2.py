@@ -143,7 +143,14 @@ class LayoutTest(parameterized.TestCase, tf.test.TestCase):
         self.addCleanup(patcher.stop)
 
     def test_the_synthetic_layout_passes(self):
-        hasyv2_checks.check_layout(epath.Path(self.root))
+        root = epath.Path(self.root)
+        hasyv2_checks.check_layout(root)  # raises on any fault
+        images = hasyv2_checks.check_labels(root, hasyv2_checks.check_symbols(root), dummy.NUM_FOLDS * PER_FOLD)
+        self.assertLen(images, dummy.NUM_FOLDS * PER_FOLD)
+        self.assertEqual(images["v2-00002.png"], ("1400", "a,b", "12"))
+        tests = [hasyv2_checks.check_fold(root, fold, images) for fold in range(1, dummy.NUM_FOLDS + 1)]
+        self.assertEqual([len(t) for t in tests], [PER_FOLD] * dummy.NUM_FOLDS)
+        self.assertEqual(set().union(*tests), set(images))
 
     @parameterized.named_parameters(
         ("missing_fold_file", drop_fold_file, r"fold-7/test.csv: missing"),

@@ -63,6 +63,8 @@ def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end:
     batches and yields one-hot labels (needs num_classes). Their randomness is
     stateless too, seeded by (seed, epoch, example or batch), so it is replayed.
     """
+    if mixup and num_classes < 1:
+        raise ValueError("mixup needs num_classes (its labels are one-hot)")
     images = tf.constant(split.images)
     labels = tf.constant(split.labels)
 

@@ -21,6 +21,90 @@ def parse(*args):
     return fv
 
 
+class ChecksTest(tf.test.TestCase, parameterized.TestCase):
+    """Every cross-field check of the config sections, with the one line it prints."""
+
+    @parameterized.parameters(
+        (dict(optimizer="adam", momentum=0.9), "momentum and weight_decay need optimizer=sgd"),
+        (dict(optimizer="adam", weight_decay=1e-4), "momentum and weight_decay need optimizer=sgd"),
+        (dict(optimizer="adam", nondeterminism="simulated"), "nondeterminism=simulated needs optimizer=sgd"),
+        (dict(rmsd=False, rmsd_every_steps=3), "rmsd_every_steps needs rmsd"),
+        (dict(telemetry_eval_every="0it"), "telemetry_eval_every=0it: must be at least one step"),
+        (dict(telemetry_state_every="0ep"), "telemetry_state_every=0ep: must be at least one step"),
+        (dict(widht=3, lenght=2), "unknown config fields: lenght, widht"),
+        (dict(model="constnet", width=3, depth=2), "depth, width does not apply to model constnet"))
+    def test_refused_with_its_message(self, change, message):
+        with self.assertRaises(settings.ConfigError) as caught:
+            config.ExperimentConfig().replace(**change)
+        self.assertEqual(str(caught.exception), message)
+
+    @parameterized.parameters(
+        dict(optimizer="sgd", momentum=0.9, weight_decay=1e-4, nondeterminism="simulated"),
+        dict(optimizer="adam", nondeterminism="deterministic"), dict(optimizer="adam"),
+        dict(telemetry_eval_every="1it", telemetry_state_every="1it"), dict(snapshots="log:1"),
+        dict(rmsd=True, rmsd_every_steps=1))
+    def test_accepted(self, **change):
+        cfg = config.ExperimentConfig().replace(**change)
+        for name, value in change.items():
+            self.assertEqual(cfg.flat()[name], value)
+
+    def test_the_model_must_be_a_registered_model_config(self):
+        for model in ("mlp", models.ModelConfig()):
+            with self.assertRaises(settings.ConfigError) as caught:
+                config.ExperimentConfig(model=model)
+            self.assertEqual(str(caught.exception), f"model must be a registered model config, got {model!r}")
+
+    @parameterized.parameters(("deterministic", True), ("simulated", True), ("default", False))
+    def test_op_determinism_and_mechanism(self, nondeterminism, deterministic_ops):
+        training = config.TrainingConfig(nondeterminism=nondeterminism)
+        self.assertEqual(training.op_determinism(), deterministic_ops)
+        self.assertEqual(training.mechanism(), nondeterminism)
+
+    def test_end_is_steps_or_epochs(self):
+        self.assertEqual(config.TrainingConfig(epochs=3).end(10).iteration, 30)
+        end = config.TrainingConfig(epochs=3, steps=25).end(10)
+        self.assertEqual((end.iteration, end.epoch, end.at_epoch_end), (25, 2, False))
+
+    def test_training_identity_keeps_what_decides_the_run(self):
+        plain = config.TrainingConfig(seed=4, epochs=3).identity()
+        self.assertEqual((plain["init_seed"], plain["data_seed"], plain["epochs"]), (4, 4, 3))
+        self.assertNotIn("seed", plain)
+        self.assertNotIn("noise_scale", plain)
+        self.assertNotIn("epochs", config.TrainingConfig(epochs=3, steps=25).identity())
+        simulated = config.TrainingConfig(nondeterminism="simulated", noise_scale=0.5).identity()
+        self.assertEqual(simulated["noise_scale"], 0.5)
+
+    def test_sections_nested_and_identity_keys(self):
+        cfg = config.ExperimentConfig().replace(validation_split=0.1)
+        self.assertEqual(config.ExperimentConfig.section_names(), ("data", "model", "training", "measure", "run"))
+        from keras_initstudy.pruning.config import PruneExperimentConfig
+        self.assertEqual(PruneExperimentConfig.section_names(),
+                         ("data", "model", "training", "measure", "run", "pruning"))  # a runner's section last
+        self.assertEqual(list(cfg.sections()), [cfg.data, cfg.model, cfg.training, cfg.measure, cfg.run])
+        nested = cfg.nested()
+        self.assertEqual(list(nested["model"])[:2], ["model", "width"])
+        self.assertEqual(nested["model"]["model"], "mlp")
+        identity = cfg.identity()
+        self.assertEqual((identity["model"], identity["dataset"], identity["validation_split"]),
+                         ("mlp", cfg.data.dataset, 0.1))
+        self.assertNotIn("pad_to", identity)  # data fields count only when set
+        self.assertEqual(config.ExperimentConfig().non_default_identity(), {})
+        self.assertEqual(config.ExperimentConfig().replace(model="constnet").non_default_identity(),
+                         {"model": "constnet", "model_revision": 1})  # a revision always counts
+        self.assertEqual(config.ExperimentConfig.from_flat({"width": 64}).model_name, "mlp")
+
+    def test_model_fields_not_hashed_stay_out_of_the_identity(self):
+        unhashed = [(cls, f) for cls, f in settings.fields_of(models.config_classes())
+                    if not f.metadata.get("hashed", True)]
+        hashed = [(cls, f) for cls, f in settings.fields_of(models.config_classes()) if f.metadata.get("hashed", True)]
+        self.assertNotEmpty(hashed)
+        for cls, f in hashed[:5]:
+            cfg = config.ExperimentConfig(model=cls())
+            self.assertIn(f.name, cfg.identity(), f.name)
+        for cls, f in unhashed:
+            self.assertNotIn(f.name, config.ExperimentConfig(model=cls()).identity(), f.name)
+
+
 class IdentityTest(tf.test.TestCase):
 
     def test_run_hash_is_pinned(self):

@@ -42,18 +42,42 @@ class GlyphMaskTest(tf.test.TestCase, parameterized.TestCase):
     def test_text_changes_the_mark(self):
         self.assertNotAllEqual(masks.glyph_mask((50, 50), "a"), masks.glyph_mask((50, 50), "b"))
 
-    def test_rejects_empty_text_and_bad_shape(self):
-        with self.assertRaises(ValueError):
-            masks.glyph_mask((10, 10), " ")
-        with self.assertRaises(ValueError):
-            masks.glyph_mask((0, 10), "a")
+    def test_pixel_centres_and_margin_on_a_rectangle(self):
+        """'I' is a rectangle stretched to fill the matrix less 5% a side: on a 20 x 20
+        matrix the pixel centres (k + 0.5) / 20 are inside for k = 1..18, exactly."""
+        expected = np.zeros((20, 20), np.float32)
+        expected[1:19, 1:19] = 1
+        mask = masks.glyph_mask((20, 20), "I")
+        self.assertEqual(mask.dtype, np.float32)
+        self.assertAllEqual(mask, expected)
+        self.assertAllEqual(masks.glyph_mask((1, 1), "I"), [[1.0]])  # the smallest matrix
+        self.assertAllEqual(masks.glyph_mask((3, 20), "I", margin=0.0), np.ones((3, 20)))
 
+    def test_the_default_mark_is_a_bold_a(self):
+        """Paper 000's mark is an 'a'; the bold face covers ~56% of a 64 x 64 matrix (the
+        regular face ~41%)."""
+        mask = masks.glyph_mask((64, 64))
+        self.assertAllEqual(mask, masks.glyph_mask((64, 64), "a"))
+        self.assertBetween(float(mask.mean()), 0.53, 0.60)
+
+    def test_render(self):
+        self.assertEqual(masks.render(np.array([[1, 0], [0, 1]])), "#.\n.#")
+        self.assertEqual(masks.render(np.array([[1, 0]]), on="x", off="-"), "x-")
+
+    def test_rejects_empty_text_and_bad_shape(self):
+        with self.assertRaisesRegex(ValueError, "^mask text must contain a visible character$"):
+            masks.glyph_mask((10, 10), " ")
+        for shape in ((0, 10), (10, 0)):
+            with self.assertRaisesRegex(ValueError, r"^mask shape must be positive, got \((0, 10|10, 0)\)$"):
+                masks.glyph_mask(shape, "a")
 
     def test_a_character_the_font_lacks_is_refused_not_drawn_as_a_box(self):
         """Without the check, '漢' rasterised as DejaVu's missing-glyph frame."""
         self.assertEqual(masks.missing_characters("a漢bΩ"), ["漢"])
         with self.assertRaisesRegex(ValueError, "no glyph for '漢'"):
             masks.glyph_mask((20, 20), "漢")
+        with self.assertRaisesRegex(ValueError, "^the mask font \\(DejaVu Sans bold\\) has no glyph for '漢', '字'$"):
+            masks.check_text("a漢字漢")
         for drawable in ("Ω", "é", "ж", "∑"):
             self.assertGreater(float(masks.glyph_mask((20, 20), drawable).sum()), 0.0, drawable)
         with self.assertRaisesRegex(settings.ConfigError, "mask font can draw"):

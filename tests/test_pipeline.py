@@ -74,8 +74,40 @@ class MidEpochStartTest(tf.test.TestCase):
         self.assertEqual([len(y) for _, y in pipeline.train_stream(split(10), 4, 0, 2, 5)], [2, 4, 4])
 
     def test_bad_range(self):
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "^bad step range 5..2$"):
             pipeline.train_stream(split(10), 4, 0, 5, 2)
+        with self.assertRaisesRegex(ValueError, "^bad step range -1..2$"):
+            pipeline.index_stream(10, 4, 0, -1, 2)
+        self.assertEmpty(list(pipeline.train_stream(split(10), 4, 0, 3, 3)))  # an empty range is no error
+
+    def test_index_stream_holds_train_streams_example_indices(self):
+        indices = [i.numpy() for i in pipeline.index_stream(10, 4, 7, 2, 8)]
+        labels = [y.numpy() for _, y in pipeline.train_stream(split(10), 4, 7, 2, 8)]  # label = index here
+        self.assertLen(indices, 6)
+        for a, b in zip(indices, labels):
+            self.assertAllEqual(a, b)
+
+    def test_stacked_stream_puts_each_seeds_batch_in_its_column(self):
+        seeds = (3, 4, 9)
+        stacked = list(pipeline.stacked_stream(split(10), 4, seeds, 1, 7))
+        self.assertLen(stacked, 6)
+        for k, seed in enumerate(seeds):
+            single = list(pipeline.train_stream(split(10), 4, seed, 1, 7))
+            for (xs, ys), (x, y) in zip(stacked, single):
+                self.assertEqual(xs.shape, (len(y), 3, 1, 1, 1))
+                self.assertAllEqual(xs[:, k], x)
+                self.assertAllEqual(ys[:, k], y)
+
+    def test_eval_batches_are_the_test_split_in_order(self):
+        data = split(5)
+        batches = list(pipeline.eval_batches(data, batch_size=2))
+        self.assertEqual([len(y) for _, y in batches], [2, 2, 1])
+        self.assertAllEqual(np.concatenate([y for _, y in batches]), np.arange(5))
+        self.assertAllEqual(np.concatenate([x for x, _ in batches]), data.images)
+        one_hot = np.concatenate([y for _, y in pipeline.eval_batches(data, num_classes=5)])
+        self.assertAllEqual(one_hot, np.eye(5, dtype=np.float32))
+        self.assertEqual(one_hot.dtype, np.float32)
+        self.assertLen(list(pipeline.eval_batches(split(2048))), 2)  # EVAL_BATCH_SIZE 1024
 
 
 class AugmentAndMixupTest(tf.test.TestCase, parameterized.TestCase):
@@ -110,6 +142,10 @@ class AugmentAndMixupTest(tf.test.TestCase, parameterized.TestCase):
             self.assertTrue(any(np.array_equal(out, c) for c in candidates), msg=seed)
             corners += int(np.array_equal(out, candidates[0]) or np.array_equal(out, candidates[81]))
         self.assertLess(corners, 40)
+        if padding == "zeros":  # the default
+            seed = tf.constant([3, 1], tf.int64)
+            self.assertAllEqual(pipeline.augment_one(tf.constant(image), seed),
+                                pipeline.augment_one(tf.constant(image), seed, "zeros"))
 
     def test_per_channel_normalisation_uses_the_training_split(self):
         rng = np.random.default_rng(3)
@@ -122,6 +158,49 @@ class AugmentAndMixupTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllClose(flat.std(axis=0), np.ones(3), atol=1e-5)
         raw = train.images.reshape(-1, 3).astype(np.float64)
         self.assertAllClose(data.test.images[0, 0, 0], (0.5 - raw.mean(axis=0)) / raw.std(axis=0), rtol=1e-5)
+
+    def test_the_stream_draws_each_examples_augmentation_from_seed_epoch_and_index(self):
+        """Example i of epoch e is augment_one(image_i, (seed, e * 2**32 + i)): distinct draws
+        per example and epoch that a resumed run replays."""
+        data = base.Split(images=self.images(4).images, labels=np.arange(4, dtype=np.int64))  # label = index
+        for padding in ("zeros", "reflect"):
+            stream = list(pipeline.train_stream(data, 4, 5, 0, 2, augment=True, augment_padding=padding))
+            for epoch, (x, y) in enumerate(stream):
+                for row, index in enumerate(y.numpy()):
+                    seed = tf.constant([5, epoch * 2 ** 32 + int(index)], tf.int64)
+                    expected = pipeline.augment_one(tf.constant(data.images[index]), seed, padding)
+                    self.assertAllEqual(x[row], expected, msg=f"{padding} {epoch} {index}")
+
+    def test_mixup_draws_lambda_from_beta_alpha_alpha(self):
+        """lambda = a / (a + b), a, b ~ Gamma(alpha) independent: Beta(alpha, alpha), mean 1/2 and
+        variance 1 / (4 (2 alpha + 1)); images and one-hot labels mix with the reversed batch."""
+        images = tf.constant(np.arange(3, dtype=np.float32).reshape(3, 1))
+        one_hot = tf.eye(3)
+        lams = []
+        for s in range(400):
+            x, y = pipeline.mixup_batch(images, one_hot, 0.4, tf.constant([1, s], tf.int64))
+            lam = float(y[0, 0])
+            self.assertAllClose(y, lam * np.eye(3) + (1 - lam) * np.eye(3)[::-1], atol=1e-6)
+            self.assertAllClose(x[:, 0], lam * np.arange(3) + (1 - lam) * np.arange(3)[::-1], atol=1e-5)
+            lams.append(lam)
+        lams = np.array(lams)
+        self.assertTrue(((lams >= 0) & (lams <= 1)).all())
+        self.assertNear(lams.mean(), 0.5, 0.05)
+        self.assertNear(lams.var(), 1 / (4 * 1.8), 0.03)
+
+    def test_the_streams_mixup_uses_the_batchs_own_seed(self):
+        """Batch j of epoch e mixes with seed (seed, e * 2**32 - 1 - j); images and labels alike."""
+        data = split(6)  # image value = label = example index
+        stream = list(pipeline.train_stream(data, 3, 2, 0, 4, mixup=0.4, num_classes=6))
+        plain = list(pipeline.train_stream(data, 3, 2, 0, 4))
+        for step, ((x, y), (px, py)) in enumerate(zip(stream, plain)):
+            epoch = step // 2
+            expected = pipeline.mixup_batch(px, tf.one_hot(py, 6), 0.4,
+                                            tf.constant([2, epoch * 2 ** 32 - 1 - step % 2], tf.int64))
+            self.assertAllClose(x, expected[0])
+            self.assertAllClose(y, expected[1])
+        with self.assertRaisesRegex(ValueError, "mixup needs num_classes"):
+            pipeline.train_stream(data, 3, 2, 0, 4, mixup=0.4)
 
     def test_mixup_mixes_images_and_one_hot_labels_alike(self):
         split = self.images()

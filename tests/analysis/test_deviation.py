@@ -55,6 +55,44 @@ class DeviationFitTest(tf.test.TestCase, parameterized.TestCase):
         self.assertGreater(a1, 1.1)
         self.assertNear(deviation.c_opt(w_i, w_f), 0.8, 0.01)
 
+    @parameterized.parameters(0.8137, 1.0423, -0.2371)
+    def test_c_opt_resolves_the_fine_grid(self, slope):
+        """c_opt promises the refined step 0.0005: a slope planted between coarse grid
+        points (0.01 apart) comes back within one fine step, not rounded to the coarse grid."""
+        w_i = uniform_init(seed=6)
+        w_f = slope * w_i + np.random.default_rng(7).normal(0, 1e-5, N)
+        self.assertNear(deviation.c_opt(w_i, w_f), slope, 0.0005)
+
+    def test_c_opt_searches_only_its_range(self):
+        w_i = uniform_init(seed=8, n=2000)
+        self.assertNear(deviation.c_opt(w_i, 3.0 * w_i, c_max=2.0), 2.0, 0.0105)  # the grid's end (+ refinement)
+        self.assertNear(deviation.c_opt(w_i, 3.0 * w_i, c_max=3.5), 3.0, 1e-9)
+        self.assertNear(deviation.c_opt(w_i, -0.9 * w_i, c_min=-0.5), -0.5, 0.0105)
+        with self.assertRaisesRegex(ValueError, "c_opt needs more than 10 points, got 10"):
+            deviation.c_opt(w_i[:10], w_i[:10])
+
+    def test_c_opt_subsamples_to_max_points(self):
+        """Above max_points the slope comes from a seeded subsample: the same seed gives the same
+        answer, and the answer is still the planted slope."""
+        w_i = uniform_init(seed=9, n=5000)
+        w_f = 0.7 * w_i + np.random.default_rng(10).normal(0, 0.002, 5000)
+        a = deviation.c_opt(w_i, w_f, max_points=1000, seed=1)
+        self.assertEqual(a, deviation.c_opt(w_i, w_f, max_points=1000, seed=1))
+        self.assertNear(a, 0.7, 0.02)
+
+    def test_peak_density(self):
+        self.assertEqual(deviation.peak_density(np.array([0.0, 1.0, 1.5, 1.75, 5.0]), 2), 2 / 0.75)
+        self.assertEqual(deviation.peak_density(np.array([3.0, 0.0, 0.0, 1.0]), 1), np.inf)
+
+    def test_uniform_cumulative_is_eq_b2(self):
+        """Eq. (B.2): (max - min) / N * cumulative sum, at the sorted w_i."""
+        w_i = np.array([0.3, -0.1, 0.1, 0.5])
+        w, big_w = deviation.cumulative(w_i, 2 * w_i, uniform=True)
+        self.assertAllClose(w, [-0.1, 0.1, 0.3, 0.5])
+        self.assertAllClose(big_w, 0.6 / 4 * np.cumsum([-0.2, 0.2, 0.6, 1.0]))
+        w, big_w = deviation.cumulative(w_i, np.ones(4))
+        self.assertAllClose(big_w, [0.1, 0.3, 0.5, 0.6])  # spacing-weighted: half gaps to the neighbours
+
     def test_pooled_layers_need_the_spacing_weighted_sum(self):
         """Two layers of different ranges: eq. (B.2)'s constant step biases a1; local spacing does not."""
         w_i = np.concatenate([uniform_init(0, 0.05, N), uniform_init(1, 0.15, N // 4)])

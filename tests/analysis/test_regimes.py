@@ -35,6 +35,25 @@ class RegimesTest(tf.test.TestCase):
         loss[50] = 10.0
         self.assertTrue(np.isnan(regimes.regimes(history(loss))["divergence_epoch"]))
 
+    def test_a_rise_in_small_steps_is_measured_from_the_lowest_loss(self):
+        """Two doublings (1/8 -> 1/4 -> 1/2) never triple the previous epoch's loss, but
+        the second reaches 4x the lowest loss so far and stays there: a divergence at 46."""
+        loss = np.concatenate([np.geomspace(2.0, 0.25, 39), [0.125], np.full(5, 0.25), np.full(55, 0.5)])
+        self.assertEqual(regimes.divergence_epoch(np.arange(1, 101), loss), 46)
+        # A lower jump ratio finds the first doubling; a plateau too short for persist_fraction finds none.
+        self.assertEqual(regimes.divergence_epoch(np.arange(1, 101), loss, jump_ratio=2.0), 41)
+        self.assertIsNone(regimes.divergence_epoch(np.arange(1, 101), loss, persist_fraction=1.0, jump_ratio=5.0))
+
+    def test_the_plateau_must_hold_for_persist_fraction_of_the_rest(self):
+        """From epoch 41 on, 9 of 10 epochs (90%) stay high: diverged with the default 0.9,
+        not with 0.95; a jump exactly at the ratio counts."""
+        high = np.full(10, 0.375)  # exactly 3 x 0.125
+        high[-1] = 0.125
+        loss = np.concatenate([np.geomspace(1.0, 0.25, 39), [0.125], high])
+        self.assertEqual(regimes.divergence_epoch(np.arange(1, 51), loss), 41)
+        self.assertIsNone(regimes.divergence_epoch(np.arange(1, 51), loss, persist_fraction=0.95))
+        self.assertEqual(regimes.divergence_epoch(np.arange(11, 14), [1.0, 3.0, 3.0]), 12)
+
     def test_nan_loss_counts_as_diverged(self):
         loss = np.concatenate([np.geomspace(2.0, 0.1, 30), np.full(20, np.nan)])
         self.assertEqual(regimes.divergence_epoch(np.arange(1, 51), loss), 31)

@@ -2,6 +2,7 @@
 import gzip
 import os
 import struct
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -44,11 +45,61 @@ class ReadIdxTest(tf.test.TestCase, parameterized.TestCase):
         with open(a, "rb") as fa, open(b, "rb") as fb:
             self.assertEqual(fa.read(), fb.read())
 
+    def message(self, path, ndim):
+        with self.assertRaises(errors.DataError) as raised:
+            idx.read_idx(path, ndim=ndim)
+        return str(raised.exception)
+
+    def test_header_shorter_than_its_dimensions(self):
+        path = os.path.join(self.get_temp_dir(), "head")
+        write_raw(path, struct.pack(">HBB", 0, 8, 3) + b"\x00" * 11)
+        self.assertEqual(self.message(path, 3), f"{path}: truncated: the header needs 16 bytes, the file has 15")
+
+    def test_a_header_alone_is_an_empty_file(self):
+        path = os.path.join(self.get_temp_dir(), "empty")
+        write_raw(path, labels_header(0))  # exactly the 8 header bytes
+        self.assertEqual(idx.read_idx(path, ndim=1).shape, (0,))
+
+    @parameterized.named_parameters(
+        ("signed_bytes", struct.pack(">HBBI", 0, 0x09, 1, 1), "0x00000901"),  # the type code is checked
+        ("floats", struct.pack(">HBBI", 0, 0x0D, 1, 1), "0x00000d01"),
+        ("nonzero_first_bytes", struct.pack(">HBBI", 0x8000, 0x08, 1, 1), "0x80000801"),
+        ("wrong_rank", struct.pack(">HBBII", 0, 0x08, 2, 1, 1), "0x00000802"))
+    def test_bad_magic_number(self, header, magic):
+        path = os.path.join(self.get_temp_dir(), "labels")
+        write_raw(path, header + b"\x00")
+        self.assertEqual(self.message(path, 1),
+                         f"{path}: bad magic number {magic}, expected 0x00000801 (1-d unsigned bytes)")
+
+    def test_payload_too_long(self):
+        path = os.path.join(self.get_temp_dir(), "long")
+        write_raw(path, labels_header(3) + b"\x01" * 5)
+        self.assertEqual(self.message(path, 1),
+                         f"{path}: too long: header shape (3,) needs 3 bytes of data, found 5")
+
+    def test_dimensions_are_unsigned(self):
+        path = os.path.join(self.get_temp_dir(), "huge")
+        write_raw(path, labels_header(2 ** 31) + b"\x01")
+        self.assertEqual(self.message(path, 1),
+                         f"{path}: truncated: header shape (2147483648,) needs 2147483648 bytes of data, found 1")
+
     def test_bad_magic_names_the_file(self):
         path = os.path.join(self.get_temp_dir(), "labels.gz")
         write_raw(path, images_header(1, 1, 1) + b"\x00")  # an image file where labels belong
         with self.assertRaisesRegex(errors.DataError, "labels.gz: bad magic number 0x00000803"):
             idx.read_idx(path, ndim=1)
+
+    @parameterized.parameters(".gz", "")
+    def test_write_idx_converts_to_bytes_and_writes_plain_or_gzip(self, suffix):
+        path = os.path.join(self.get_temp_dir(), "w" + suffix)
+        idx.write_idx(path, np.array([[1, 2, 255]], dtype=np.int64))
+        self.assertAllEqual(idx.read_idx(path, ndim=2), [[1, 2, 255]])
+        with open(path, "rb") as f:
+            raw = f.read()
+        if suffix:  # gzip header: deflate, no flags (no file name), mtime 0, level 9 (XFL 2), OS 255
+            self.assertEqual(raw[:10], b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff")
+        else:
+            self.assertEqual(raw, struct.pack(">HBBII", 0, 8, 2, 1, 3) + bytes([1, 2, 255]))
 
     def test_truncated_payload_names_the_file(self):
         path = os.path.join(self.get_temp_dir(), "short.gz")
@@ -110,6 +161,42 @@ class IdxDatasetTest(tf.test.TestCase):
         self.write_dataset(folder, n_test=4, n_test_labels=3)
         with self.assertRaisesRegex(errors.DataError, "4 images but .*3 labels"):
             base.load("mnist", folder, download=False)
+
+    def test_labels_must_be_below_the_number_of_classes(self):
+        folder = self.get_temp_dir()
+        files = self.write_dataset(folder)
+        labels = os.path.join(folder, idx.TEST_LABELS + ".gz")
+        idx.write_idx(labels, np.array([0, 9, 10, 3], dtype=np.uint8))
+        with self.assertRaises(errors.DataError) as raised:
+            base.load("mnist", folder, download=False)
+        self.assertEqual(str(raised.exception), f"{labels}: label 10 is not below 10")
+        idx.write_idx(labels, files[idx.TEST_LABELS])
+        self.assertEqual(base.load("mnist", folder, download=False).info.name, "mnist")
+
+    def test_plain_files_are_found_too(self):
+        folder = self.get_temp_dir()
+        for name, array in self.write_dataset(folder).items():
+            os.remove(os.path.join(folder, name + ".gz"))
+            idx.write_idx(os.path.join(folder, name), array)
+        self.assertEqual(idx.find_files(folder)[idx.TRAIN_LABELS], os.path.join(folder, idx.TRAIN_LABELS))
+        self.assertEqual(base.load("fashion_mnist", folder, download=False).info.name, "fashion_mnist")
+
+    def test_load_idx_dir_without_the_files(self):
+        folder = self.get_temp_dir()
+        with self.assertRaises(errors.DataError) as raised:
+            idx.load_idx_dir(folder, "mnist", idx.MNIST_CLASSES)
+        self.assertEqual(str(raised.exception), f"{folder} does not hold the four idx files "
+                         "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+                         "t10k-labels-idx1-ubyte (.gz)")
+
+    def test_without_idx_files_tfds_is_asked(self):
+        folder = self.get_temp_dir()
+        with mock.patch.object(idx.tfds_source, "load", return_value="loaded") as load:
+            self.assertEqual(idx.load_fashion_mnist(folder, True), "loaded")
+        load.assert_called_once_with(
+            "fashion_mnist", idx.FASHION_MNIST_CLASSES, folder, True,
+            hint="or put the four idx files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                 "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, .gz) in --data_dir")
 
     def test_missing_files_without_download_is_a_user_error(self):
         with self.assertRaisesRegex(errors.DataError, "could not load mnist.*download disabled"):

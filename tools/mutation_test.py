@@ -46,7 +46,7 @@ GROUPS = {
                       "tests/test_keras_objects.py", "tests/test_specs.py", "tests/models/test_schicho.py"]),
     "masks": (["keras_initstudy/masks.py"], ["tests/test_masks.py"]),
     "pipeline": (["keras_initstudy/pipeline.py"], ["tests/test_pipeline.py"]),
-    "rundir": (["keras_initstudy/rundir.py"], ["tests/test_run_dir_safety.py"]),
+    "rundir": (["keras_initstudy/rundir.py"], ["tests/test_rundir.py"]),  # test_run_dir_safety: end to end, slow
     "config": (["keras_initstudy/config.py"], ["tests/test_config.py"]),
     "idx": (["keras_initstudy/datasets/idx.py"], ["tests/datasets/test_idx.py"]),
     "pruning": (["keras_initstudy/pruning/*"], ["tests/pruning"]),

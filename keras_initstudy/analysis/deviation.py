@@ -66,6 +66,11 @@ def peak_density(residuals: np.ndarray, window: int) -> float:
     return np.inf if smallest <= 0 else window / smallest
 
 
+def default_window(n: int) -> int:
+    """c_opt's window: 1% of the points, at least 10."""
+    return max(10, n // 100)
+
+
 def c_opt(w_i: np.ndarray, w_f: np.ndarray, c_min: float = -0.5, c_max: float = 2.0,
           window: Optional[int] = None, max_points: int = 50_000, seed: int = 0) -> float:
     """Eqs. (B.5)-(B.6): the slope c maximising max_b dN_c(b)/db, where
@@ -84,7 +89,7 @@ def c_opt(w_i: np.ndarray, w_f: np.ndarray, c_min: float = -0.5, c_max: float = 
     if len(w_i) > max_points:
         keep = np.random.default_rng(seed).choice(len(w_i), size=max_points, replace=False)
         w_i, w_f = w_i[keep], w_f[keep]
-    window = window or max(10, len(w_i) // 100)
+    window = window or default_window(len(w_i))
     if len(w_i) <= window:
         raise ValueError(f"c_opt needs more than {window} points, got {len(w_i)}")
 

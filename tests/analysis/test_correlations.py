@@ -81,6 +81,47 @@ class CorrelationTest(tf.test.TestCase, parameterized.TestCase):
         self.assertLess(abs(value), 0.01)
         self.assertEqual(value, correlations.mean_pairwise(rows, kind, max_rows=500))  # seeded
 
+    def test_subsample_is_seed_0_without_repeats(self):
+        rows = np.random.default_rng(2).normal(size=(300, 6))
+        keep = np.random.default_rng(0).choice(300, size=40, replace=False)
+        for kind in correlations.KINDS:
+            self.assertNear(correlations.mean_pairwise(rows, kind, max_rows=40),
+                            correlations.mean_pairwise(rows[keep], kind), 1e-12, msg=kind)
+
+    def test_float32_rows_are_computed_in_double_precision(self):
+        rows = np.random.default_rng(3).normal(size=(50, 7)).astype(np.float32) + np.float32(0.3)
+        for kind in correlations.KINDS:
+            self.assertEqual(correlations.mean_pairwise(rows, kind), correlations.mean_pairwise(rows.astype(np.float64), kind))
+
+    def test_two_rows_and_one_row(self):
+        two = np.array([[1.0, 2.0, 4.0], [4.0, 2.0, 1.0]])
+        self.assertNear(correlations.mean_pairwise(two), np.corrcoef(two)[0, 1], 1e-12)  # pearson by default
+        self.assertNear(correlations.mean_pairwise(np.array([[1.0, 0.0], [0.0, 1.0]]), "cosine"), 0.0, 1e-12)
+        for kind in correlations.KINDS:
+            self.assertEqual(correlations.mean_pairwise(np.array([[0.3, 0.1, 0.7]]), kind), 1.0)
+            self.assertEqual(correlations.mean_pairwise(np.tile([0.1, 0.7, 0.3], (5, 1)), kind), 1.0)
+
+    def test_forward_and_backward_pass_kind_and_options_on(self):
+        kernel = np.random.default_rng(4).normal(size=(3, 3, 6, 8)) + 0.5
+        self.assertEqual(correlations.forward(kernel), correlations.mean_pairwise_pearson(correlations.forward_slices(kernel)))
+        self.assertEqual(correlations.backward(kernel), correlations.mean_pairwise_pearson(correlations.backward_slices(kernel)))
+        self.assertEqual(correlations.forward(kernel, "cosine"),
+                         correlations.mean_pairwise_cosine(correlations.forward_slices(kernel)))
+        self.assertEqual(correlations.backward(kernel, "cosine"),
+                         correlations.mean_pairwise_cosine(correlations.backward_slices(kernel)))
+        for direction, slices in ((correlations.forward, correlations.forward_slices),
+                                  (correlations.backward, correlations.backward_slices)):
+            self.assertEqual(direction(kernel, "cosine", max_rows=3, seed=5),
+                             correlations.mean_pairwise_cosine(slices(kernel), max_rows=3, seed=5))
+        self.assertEqual(correlations.mean_pairwise(kernel[0, 0], max_rows=3, seed=5),
+                         correlations.mean_pairwise_pearson(kernel[0, 0], max_rows=3, seed=5))
+        self.assertNotEqual(correlations.mean_pairwise(kernel[0, 0], max_rows=3, seed=5),
+                            correlations.mean_pairwise(kernel[0, 0]))
+
+    def test_backward_slices_hold_each_input_channel(self):
+        kernel = np.arange(2 * 2 * 3 * 5, dtype=float).reshape(2, 2, 3, 5)
+        self.assertAllEqual(correlations.backward_slices(kernel)[1], kernel[:, :, 1, :].ravel())
+
     def test_stage_names(self):
         self.assertEqual(correlations.stage_of("stage2_block1_conv/kernel"), "stage2")
         self.assertEqual(correlations.stage_of("stem_conv/kernel"), "stem")

@@ -80,6 +80,55 @@ class DeviationFitTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(a, deviation.c_opt(w_i, w_f, max_points=1000, seed=1))
         self.assertNear(a, 0.7, 0.02)
 
+    def test_default_window_and_seeded_subsample(self):
+        self.assertEqual([deviation.default_window(n) for n in (5, 1099, 1100, 2000, 40_000)], [10, 10, 11, 20, 400])
+        w_i = uniform_init(seed=11, n=2000)
+        w_f = 0.6 * w_i + np.random.default_rng(12).normal(0, 0.01, 2000)
+        keep = np.random.default_rng(0).choice(2000, size=1000, replace=False)  # seed 0, no repeats
+        self.assertEqual(deviation.c_opt(w_i, w_f, max_points=1000),
+                         deviation.c_opt(w_i[keep], w_f[keep], max_points=1000))
+        self.assertEqual(deviation.c_opt(w_i, w_f, window=20), deviation.c_opt(w_i, w_f))
+
+    @parameterized.parameters(2.5, -0.8)
+    def test_c_opt_default_range_is_minus_half_to_two(self, slope):
+        w_i = uniform_init(seed=13, n=2000)
+        self.assertNear(deviation.c_opt(w_i, slope * w_i), min(max(slope, -0.5), 2.0), 0.0105)
+
+    def test_float32_weights_are_fitted_in_double_precision(self):
+        """Snapshots hold float32: every fit must equal the fit of the same values as float64."""
+        w_i = uniform_init(seed=14, n=4000).astype(np.float32)
+        w_f = (0.9 * w_i + np.random.default_rng(15).normal(0, 0.003, 4000)).astype(np.float32)
+        self.assertEqual(deviation.fit(w_i, w_f), deviation.fit(w_i.astype(np.float64), w_f.astype(np.float64)))
+        self.assertEqual(deviation.second_moment_fit(w_i, w_f),
+                         deviation.second_moment_fit(w_i.astype(np.float64), w_f.astype(np.float64)))
+        self.assertEqual(deviation.c_opt(w_i, w_f, window=2),
+                         deviation.c_opt(w_i.astype(np.float64), w_f.astype(np.float64), window=2))
+        table32 = deviation.binned_quantiles(w_i, w_f, bins=7)
+        table64 = deviation.binned_quantiles(w_i.astype(np.float64), w_f.astype(np.float64), bins=7)
+        self.assertTrue(table32.equals(table64))
+        self.assertAllEqual(deviation.sigma(np.float32(0.1), (0.0, 1.0), (0.0, 0.0, 1.1)),
+                            deviation.sigma(np.float64(np.float32(0.1)), (0.0, 1.0), (0.0, 0.0, 1.1)))
+
+    def test_fit_collects_every_quantity(self):
+        w_i = uniform_init(seed=16, n=3000)
+        w_f = 0.02 + 0.9 * w_i + np.random.default_rng(17).normal(0, 0.004, 3000)
+        for uniform in (False, True):
+            result = deviation.fit(w_i.reshape(30, 100), w_f.reshape(30, 100), uniform=uniform, window=25)
+            a = deviation.mean_fit(w_i, w_f, uniform)
+            b = deviation.second_moment_fit(w_i, w_f, uniform)
+            self.assertEqual(result, deviation.DeviationFit(
+                n=3000, a0=a[0], a1=a[1], b0=b[0], b1=b[1], b2=b[2], sigma0=float(deviation.sigma(0.0, a, b)),
+                c_opt=deviation.c_opt(w_i, w_f, window=25)))
+        self.assertNotEqual(deviation.second_moment_fit(w_i, w_f, True), deviation.second_moment_fit(w_i, w_f))
+        self.assertEqual(result.as_dict("/hidden_1")["c_opt/hidden_1"], result.c_opt)
+        self.assertEqual(list(result.as_dict()), ["n", "a0", "a1", "b0", "b1", "b2", "sigma0", "c_opt"])
+
+    def test_sigma_is_eq_b4(self):
+        """sigma(w) = sqrt(b0 + b1 w + b2 w^2 - (a0 + a1 w)^2), and 0 where that is negative."""
+        a, b = (0.1, 0.2), (1.0, 0.3, 0.4)
+        self.assertNear(float(deviation.sigma(0.5, a, b)), np.sqrt(1.0 + 0.15 + 0.1 - 0.2 ** 2), 1e-12)
+        self.assertEqual(float(deviation.sigma(0.0, (2.0, 0.0), (1.0, 0.0, 0.0))), 0.0)
+
     def test_peak_density(self):
         self.assertEqual(deviation.peak_density(np.array([0.0, 1.0, 1.5, 1.75, 5.0]), 2), 2 / 0.75)
         self.assertEqual(deviation.peak_density(np.array([3.0, 0.0, 0.0, 1.0]), 1), np.inf)
@@ -103,6 +152,7 @@ class DeviationFitTest(tf.test.TestCase, parameterized.TestCase):
     def test_binned_quantiles(self):
         w_i = uniform_init()
         noise = np.random.default_rng(5).uniform(-0.01, 0.01, N)  # IQR of U(-0.01, 0.01) is 0.01
+        self.assertLen(deviation.binned_quantiles(w_i, w_i), 50)  # the default
         table = deviation.binned_quantiles(w_i, 2 * w_i + noise, bins=20)
         self.assertLen(table, 20)
         self.assertEqual(int(table["count"].sum()), N)
@@ -110,6 +160,16 @@ class DeviationFitTest(tf.test.TestCase, parameterized.TestCase):
         flat = deviation.binned_quantiles(w_i, 0.05 + noise, bins=20)
         self.assertAllClose(flat["q75"] - flat["q25"], np.full(20, 0.01), atol=0.0015)
         self.assertAllClose(flat["median"], np.full(20, 0.05), atol=0.0015)
+        self.assertAllClose(table["w_i_low"].iloc[1:], table["w_i_high"].iloc[:-1])  # adjacent bins
+        self.assertAllClose(table["w_i_centre"], (table["w_i_low"] + table["w_i_high"]) / 2)
+        self.assertEqual(table["w_i_low"].iloc[0], w_i.min())
+        self.assertEqual(table["w_i_high"].iloc[-1], w_i.max())
+
+    def test_empty_bins_are_nan_and_extremes_land_in_the_end_bins(self):
+        table = deviation.binned_quantiles(np.array([0.0, 0.1, 1.0]), np.array([5.0, 6.0, 7.0]), bins=4)
+        self.assertEqual(list(table["count"]), [2, 0, 0, 1])
+        self.assertTrue(table[["median", "q25", "q75"]].iloc[1:3].isna().all().all())
+        self.assertEqual(list(table["median"].iloc[[0, 3]]), [5.5, 7.0])
 
 
 if __name__ == "__main__":

@@ -54,6 +54,36 @@ class RegimesTest(tf.test.TestCase):
         self.assertIsNone(regimes.divergence_epoch(np.arange(1, 51), loss, persist_fraction=0.95))
         self.assertEqual(regimes.divergence_epoch(np.arange(11, 14), [1.0, 3.0, 3.0]), 12)
 
+    def test_default_jump_ratio_is_three(self):
+        """3.5x the lowest loss diverges with the default ratio 3 (not with 4)."""
+        loss = np.concatenate([np.full(10, 1.0), np.full(10, 3.5)])
+        self.assertEqual(regimes.divergence_epoch(np.arange(1, 21), loss), 11)
+        self.assertEqual(regimes.regimes(history(loss))["divergence_epoch"], 11)
+        self.assertIsNone(regimes.divergence_epoch(np.arange(1, 21), loss, jump_ratio=4.0))
+        self.assertTrue(np.isnan(regimes.regimes(history(loss), jump_ratio=4.0)["divergence_epoch"]))
+
+    def test_regimes_passes_persist_fraction_on(self):
+        loss = np.concatenate([np.full(10, 1.0), np.full(9, 5.0), [1.0]])  # 90% of the rest stays high
+        self.assertEqual(regimes.regimes(history(loss))["divergence_epoch"], 11)
+        self.assertTrue(np.isnan(regimes.regimes(history(loss), persist_fraction=0.95)["divergence_epoch"]))
+
+    def test_the_first_epoch_is_never_a_jump_and_an_inf_second_epoch_is(self):
+        self.assertIsNone(regimes.divergence_epoch([1, 2, 3], [9.0, 1.0, 1.0]))
+        self.assertEqual(regimes.divergence_epoch([1, 2, 3], [1.0, np.inf, np.inf]), 2)
+        self.assertEqual(regimes.divergence_epoch([5], [np.inf]), 5)
+        self.assertIsNone(regimes.divergence_epoch([], []))
+
+    def test_losses_are_compared_in_double_precision(self):
+        """A float32 history (as Keras logs it): m = 0.11632653 and l = float32(3 m), which
+        rounds below 3 m. In double precision l < 3 m (no divergence); computed in float32,
+        3 m would round to l and the plateau would count."""
+        m = np.float32(0.11632653)
+        loss = np.array([m, np.float32(3 * np.float64(m))] * 1 + [np.float32(3 * np.float64(m))], np.float32)
+        self.assertLess(np.float64(loss[1]), 3 * np.float64(m))
+        self.assertEqual(loss[1], np.float32(3) * m)
+        self.assertIsNone(regimes.divergence_epoch([1, 2, 3], loss))
+        self.assertTrue(np.isnan(regimes.regimes(history(loss))["divergence_epoch"]))
+
     def test_nan_loss_counts_as_diverged(self):
         loss = np.concatenate([np.geomspace(2.0, 0.1, 30), np.full(20, np.nan)])
         self.assertEqual(regimes.divergence_epoch(np.arange(1, 51), loss), 31)
@@ -89,6 +119,19 @@ class RegimesTest(tf.test.TestCase):
         self.assertEqual(out["t_theta"], first + 1)
         self.assertNear(out["rmsd_at_t_theta"], rmsd[first], 1e-12)
         self.assertTrue(np.isnan(regimes.threshold_time(frame, 1e-6)["t_theta"]))
+        never = regimes.threshold_time(frame, 1e-6)
+        self.assertEqual(set(never), {"t_theta", "rmsd_at_t_theta"})
+        self.assertTrue(np.isnan(never["rmsd_at_t_theta"]))
+        # strictly below theta; a history without RMSD gives NaN for it
+        exact = history(np.array([0.5, 0.25, 0.125]))
+        self.assertEqual(regimes.threshold_time(exact, 0.25)["t_theta"], 3)
+        self.assertTrue(np.isnan(regimes.threshold_time(exact, 0.25)["rmsd_at_t_theta"]))
+
+    def test_a_history_without_test_loss_has_no_test_minimum(self):
+        result = regimes.regimes(history(np.array([2.0, 1.0, 1.5])))
+        self.assertEqual((result["epoch_min_train_loss"], result["min_train_loss"]), (2, 1.0))
+        self.assertNotIn("epoch_min_test_loss", result)
+        self.assertTrue(np.isnan(regimes._minimum(history(np.array([1.0])), "test_loss")).all())
 
 
 if __name__ == "__main__":

@@ -26,6 +26,23 @@ class AccuracySummaryTest(tf.test.TestCase):
         self.assertTrue(math.isnan(summary.accuracy_summary(rows(["nan"]))["best_test_accuracy"]))
         self.assertEqual(summary.accuracy_summary([]), {})
 
+    def test_every_field_of_the_last_row(self):
+        history = rows([0.1, 0.7])
+        history[-1].update(accuracy="0.625", loss="0.25")
+        self.assertEqual(summary.accuracy_summary(history),
+                         {"epochs": 2.0, "final_test_accuracy": 0.7, "best_test_accuracy": 0.7,
+                          "best_test_epoch": 2.0, "final_accuracy": 0.625, "final_loss": 0.25})
+
+    def test_missing_empty_or_unreadable_cells_are_nan(self):
+        history = [{"epoch": "1", "test_accuracy": "0.5", "accuracy": "", "loss": "oops"},
+                   {"epoch": "", "test_accuracy": "0.6"}]
+        result = summary.accuracy_summary(history)
+        for key in ("final_accuracy", "final_loss", "epochs"):
+            self.assertTrue(math.isnan(result[key]), key)
+        # A best test accuracy in a row without an epoch is still the best; its epoch is unknown.
+        self.assertEqual(result["best_test_accuracy"], 0.6)
+        self.assertTrue(math.isnan(result["best_test_epoch"]))
+
 
 if __name__ == "__main__":
     tf.test.main()

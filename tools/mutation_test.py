@@ -42,7 +42,7 @@ GROUPS = {
     "models": (["keras_initstudy/models/*"], ["tests/models"]),
     "initializers": (["keras_initstudy/initializers.py", "keras_initstudy/variance_initializers.py",
                       "keras_initstudy/zero_init.py"],
-                     ["tests/test_variance_initializers.py", "tests/test_masks.py",
+                     ["tests/test_initializers.py", "tests/test_variance_initializers.py", "tests/test_masks.py",
                       "tests/test_keras_objects.py", "tests/test_specs.py", "tests/models/test_schicho.py"]),
     "masks": (["keras_initstudy/masks.py"], ["tests/test_masks.py"]),
     "pipeline": (["keras_initstudy/pipeline.py"], ["tests/test_pipeline.py"]),

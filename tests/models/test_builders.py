@@ -1,0 +1,129 @@
+"""What the MLP builders promise, layer by layer: each layer's draw comes from the seed of
+(init seed, its name, kernel or bias) with the initializer it was given; the mark sits on
+kernel `mask_layer`; dropout layers are seeded from the data seed; every bad argument is
+refused with its message."""
+import keras
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+from keras_initstudy import initializers, masks, seeds
+from keras_initstudy.models import mlp, replicated
+
+
+def weights(model, layer):
+    return [w.numpy() for w in model.get_layer(layer).weights]
+
+
+def expected_draw(spec, init_seed, layer, part, shape, **context):
+    return keras.ops.convert_to_numpy(initializers.from_spec(spec, seeds.derive(init_seed, layer, part),
+                                                             **context)(shape))
+
+
+class MLPBuilderTest(tf.test.TestCase, parameterized.TestCase):
+
+    def test_defaults_are_paper_000s(self):
+        model = mlp.build_mlp((4, 4, 1), 3)
+        self.assertEqual(model.name, "mlp")
+        self.assertEqual([l.name for l in model.layers], ["image", "flatten", "hidden_1", "hidden_2", "output"])
+        self.assertEqual([l.units for l in model.layers[2:]], [256, 256, 3])
+        self.assertEqual([l.activation.__name__ for l in model.layers[2:]], ["relu", "relu", "softmax"])
+        kernel, bias = weights(model, "hidden_1")
+        self.assertAllEqual(kernel, expected_draw("glorot_uniform", 0, "hidden_1", "kernel", (16, 256)))
+        self.assertAllEqual(bias, np.zeros(256))
+        self.assertTrue(np.all(weights(model, "hidden_2")[0] != 0))  # no mark by default
+
+    def test_every_layer_draws_from_its_own_seed_and_the_given_initializers(self):
+        model = mlp.build_mlp((3, 2), 4, width=5, depth=2, init_seed=7,
+                              kernel_initializer=["he_normal", "glorot_normal", "torch_default"],
+                              bias_initializer="torch_default")
+        fan_ins = {"hidden_1": 6, "hidden_2": 5, "output": 5}
+        for layer, spec, shape in (("hidden_1", "he_normal", (6, 5)), ("hidden_2", "glorot_normal", (5, 5)),
+                                   ("output", "torch_default", (5, 4))):
+            kernel, bias = weights(model, layer)
+            self.assertAllEqual(kernel, expected_draw(spec, 7, layer, "kernel", shape), msg=layer)
+            self.assertAllEqual(bias, expected_draw("torch_default", 7, layer, "bias", (shape[1],),
+                                                    fan_in=fan_ins[layer]), msg=layer)
+        self.assertNotAllEqual(weights(mlp.build_mlp((3, 2), 4, width=5, init_seed=8), "hidden_1")[0],
+                               weights(mlp.build_mlp((3, 2), 4, width=5, init_seed=7), "hidden_1")[0])
+
+    @parameterized.parameters(0, 1, 2)
+    def test_the_mark_sits_on_kernel_mask_layer_only(self, mask_layer):
+        model = mlp.build_mlp((20,), 20, width=20, depth=2, mask="a", mask_layer=mask_layer)
+        for i, layer in enumerate(("hidden_1", "hidden_2", "output")):
+            kernel = weights(model, layer)[0]
+            if i == mask_layer:
+                self.assertAllEqual(kernel != 0, masks.glyph_mask(kernel.shape, "a") > 0, msg=layer)
+            else:
+                self.assertTrue(np.all(kernel != 0), msg=layer)
+        self.assertTrue(np.all(weights(mlp.build_mlp((20,), 20, width=20, mask="a", mask_layer=1), "hidden_2")[0]
+                               == weights(mlp.build_mlp((20,), 20, width=20, mask="a"), "hidden_2")[0]))
+
+    def test_dropout_after_each_hidden_layer_seeded_from_the_data_seed(self):
+        model = mlp.build_mlp((3,), 2, width=4, depth=2, dropout=0.25, init_seed=1, data_seed=9)
+        names = [l.name for l in model.layers]
+        self.assertEqual(names, ["image", "flatten", "hidden_1", "dropout_1", "hidden_2", "dropout_2", "output"])
+        dropout = model.get_layer("dropout_2")
+        self.assertEqual(dropout.rate, 0.25)
+        self.assertEqual(dropout.seed, seeds.derive(9, "dropout_2"))
+        same_seed = mlp.build_mlp((3,), 2, width=4, depth=2, dropout=0.25, init_seed=9)  # data seed = init seed
+        self.assertEqual(same_seed.get_layer("dropout_1").seed, seeds.derive(9, "dropout_1"))
+        self.assertNotIn("dropout_1", [l.name for l in mlp.build_mlp((3,), 2, width=4).layers])
+
+    def test_hidden_sizes_and_leaky_relu(self):
+        model = mlp.build_mlp((3,), 2, hidden=(7, 4), activation="leaky_relu(negative_slope=0.05)", name="lenet")
+        self.assertEqual(model.name, "lenet")
+        self.assertEqual([l.name for l in model.layers],
+                         ["image", "flatten", "hidden_1", "hidden_1_activation", "hidden_2", "hidden_2_activation",
+                          "output"])
+        self.assertEqual([model.get_layer(n).units for n in ("hidden_1", "hidden_2")], [7, 4])
+        self.assertEqual(model.get_layer("hidden_2_activation").negative_slope, 0.05)
+        self.assertEqual(model.get_layer("hidden_1").activation.__name__, "linear")
+        self.assertIsNone(mlp.activation_layer("tanh", "x"))
+
+    @parameterized.parameters(
+        (dict(width=0), r"^hidden widths must be >= 1 and depth >= 0, got \[\], 0$", dict(depth=0)),
+        (dict(hidden=(3, 0)), r"^hidden widths must be >= 1 and depth >= 0, got \[3, 0\], 2$", {}),
+        (dict(depth=-1), r"^hidden widths must be >= 1 and depth >= 0, got \[\], -1$", {}),
+        (dict(kernel_initializer=["zeros"] * 2), r"^kernel_initializer: got 2 initializers for 3 Dense layers$", {}),
+        (dict(bias_initializer=["zeros"] * 4), r"^bias_initializer: got 4 initializers for 3 Dense layers$", {}),
+        (dict(activation="tanh(x=1)"), r"^activation 'tanh\(x=1\)': only leaky_relu takes arguments$", {}),
+    )
+    def test_bad_arguments(self, bad, message, extra):
+        with self.assertRaisesRegex(ValueError, message):
+            mlp.build_mlp((3,), 2, **bad, **extra)
+
+    def test_the_smallest_sizes_build(self):
+        model = mlp.build_mlp((3,), 2, width=1, depth=1, hidden=None)
+        self.assertEqual(model.get_layer("hidden_1").units, 1)
+        self.assertEqual([l.name for l in mlp.build_mlp((3,), 2, width=1, depth=0).layers],
+                         ["image", "flatten", "output"])
+        with self.assertRaises(ValueError):
+            mlp.activation_layer("nope", "x")
+
+
+class ReplicatedBuilderTest(tf.test.TestCase):
+
+    def test_layers_and_seeds(self):
+        model = replicated.build_replicated_mlp((2, 3), 4, unique=3, replicas=2, noise=0.5, dropout=0.1, seed=5)
+        self.assertEqual(model.name, "replicated_mlp")
+        self.assertEqual([l.name for l in model.layers], ["flatten", "hidden", "dropout", "output"])
+        hidden = model.get_layer("hidden")
+        self.assertEqual((hidden.units, hidden.activation.__name__), (6, "relu"))
+        expected = initializers.ReplicatedUnits(3, 2, 0.5, seed=seeds.derive(5, "hidden", "kernel"))((6, 6))
+        self.assertAllEqual(hidden.kernel.numpy(), keras.ops.convert_to_numpy(expected))
+        self.assertEqual(model.get_layer("dropout").rate, 0.1)
+        self.assertEqual(model.get_layer("dropout").seed, seeds.derive(5, "dropout"))
+        output = model.get_layer("output")
+        self.assertEqual((output.units, output.activation.__name__), (4, "softmax"))
+        he = keras.initializers.HeNormal(seed=seeds.derive(5, "output", "kernel"))((6, 4))
+        self.assertAllEqual(output.kernel.numpy(), keras.ops.convert_to_numpy(he))
+        self.assertEqual(model.input_shape, (None, 2, 3))
+        plain = replicated.build_replicated_mlp((2, 3), 4, unique=3, replicas=2)
+        self.assertNotIn("dropout", [l.name for l in plain.layers])
+        kernel = plain.get_layer("hidden").kernel.numpy()
+        self.assertAllEqual(kernel[:, 0::2], kernel[:, 1::2])  # no noise by default
+
+
+if __name__ == "__main__":
+    tf.test.main()

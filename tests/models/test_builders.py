@@ -7,8 +7,9 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from keras_initstudy import initializers, masks, seeds
-from keras_initstudy.models import mlp, replicated
+from keras_initstudy import initializers, masks, models, seeds
+from keras_initstudy.datasets import base as datasets_base
+from keras_initstudy.models import constnet, leakynet, mlp, replicated, wide_resnet
 
 
 def weights(model, layer):
@@ -127,3 +128,66 @@ class ReplicatedBuilderTest(tf.test.TestCase):
 
 if __name__ == "__main__":
     tf.test.main()
+
+
+class ConfigReachesTheBuilderTest(tf.test.TestCase, parameterized.TestCase):
+    """Building from a config (models.build) is the direct builder call with every field of
+    the config, the init seed and the data seed passed on."""
+
+    INFO = datasets_base.DatasetInfo("t", 5, (8, 8, 3), tuple("abcde"))
+
+    def assert_same_model(self, spec, direct, features=None):
+        built = spec.model
+        self.assertEqual([l.name for l in built.layers], [l.name for l in direct.layers])
+        self.assertEqual(built.name, direct.name)
+        for a, b in zip(built.weights, direct.weights):
+            self.assertEqual(a.path, b.path)
+            self.assertAllEqual(a.numpy(), b.numpy(), msg=a.path)
+        for a, b in zip(built.layers, direct.layers):
+            if isinstance(a, keras.layers.Dropout):
+                self.assertEqual((a.rate, a.seed), (b.rate, b.seed), msg=a.name)
+            if isinstance(a, keras.layers.BatchNormalization):
+                self.assertEqual(a.momentum, b.momentum, msg=a.name)
+        if features is not None:
+            self.assertEqual(spec.features, features)
+
+    @parameterized.parameters("const", "he")
+    def test_constnet(self, init):
+        name = "constnet" if init == "const" else "constnet_he"
+        cfg = models.config_class(name)(widen_factor=2, num_blocks=3, batch_norm=True, dropout=0.2,
+                                        dropout_stem=True, batch_norm_momentum=0.7)
+        spec = models.build(cfg, self.INFO, models.Seeds(init=3, data=4))
+        direct = constnet.build_constnet((8, 8, 3), 5, widen_factor=2, num_blocks=3, batch_norm=True, dropout=0.2,
+                                         dropout_stem=True, init=init, batch_norm_momentum=0.7, init_seed=3,
+                                         data_seed=4)
+        self.assert_same_model(spec, direct, constnet.feature_layers(direct))
+
+    def test_leakynet(self):
+        cfg = models.config_class("leakynet")(widen_factor=1, num_blocks=3, batch_norm=False, dropout=0.1,
+                                              leaky_alpha=0.2, channel_init="h_i1h", h_variance="leaky_he")
+        spec = models.build(cfg, self.INFO, models.Seeds(init=3, data=4))
+        direct = leakynet.build_leakynet((8, 8, 3), 5, widen_factor=1, num_blocks=3, batch_norm=False, dropout=0.1,
+                                         leaky_alpha=0.2, channel_init="h_i1h", h_variance="leaky_he", init_seed=3,
+                                         data_seed=4)
+        self.assert_same_model(spec, direct, leakynet.feature_layers(direct))
+
+    def test_wide_resnet(self):
+        cfg = models.config_class("wide_resnet")(widen_factor=1, wrn_depth=10, dropout=0.3)
+        spec = models.build(cfg, self.INFO, models.Seeds(init=3, data=4))
+        direct = wide_resnet.build_wide_resnet((8, 8, 3), 5, depth=10, widen_factor=1, dropout=0.3, init_seed=3,
+                                               data_seed=4)
+        self.assert_same_model(spec, direct, wide_resnet.feature_layers(direct))
+
+    def test_mlp_and_lenet(self):
+        cfg = models.config_class("mlp")(width=6, depth=1, activation="tanh", kernel_initializer="he_normal",
+                                         bias_initializer="random_bias", mask="b", mask_layer=1, dropout=0.1)
+        spec = models.build(cfg, self.INFO, models.Seeds(init=3, data=4))
+        direct = mlp.build_mlp((8, 8, 3), 5, width=6, depth=1, activation="tanh", kernel_initializer="he_normal",
+                               bias_initializer="random_bias", dropout=0.1, init_seed=3, data_seed=4, mask="b",
+                               mask_layer=1)
+        self.assert_same_model(spec, direct)
+        cfg = models.config_class("lenet_300_100")(kernel_initializer="he_normal", activation="tanh")
+        spec = models.build(cfg, self.INFO, models.Seeds(init=3, data=4))
+        direct = mlp.build_mlp((8, 8, 3), 5, hidden=(300, 100), activation="tanh", kernel_initializer="he_normal",
+                               init_seed=3, data_seed=4, name="lenet_300_100")
+        self.assert_same_model(spec, direct)

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from keras_initstudy import initializers, masks, models, seeds
+from keras_initstudy import initializers, masks, models, seeds, settings
 from keras_initstudy.datasets import base as datasets_base
 from keras_initstudy.models import constnet, leakynet, mlp, replicated, wide_resnet
 
@@ -191,3 +191,90 @@ class ConfigReachesTheBuilderTest(tf.test.TestCase, parameterized.TestCase):
         direct = mlp.build_mlp((8, 8, 3), 5, hidden=(300, 100), activation="tanh", kernel_initializer="he_normal",
                                init_seed=3, data_seed=4, name="lenet_300_100")
         self.assert_same_model(spec, direct)
+
+
+class ConvnetStructureTest(tf.test.TestCase, parameterized.TestCase):
+    """The paper-002 convnets layer by layer: names, strides, seeds of the random draws,
+    the softmax head kept in float32, and the defaults."""
+
+    def convs(self, model):
+        return [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+
+    @parameterized.parameters("const", "he")
+    def test_constnet(self, init):
+        model = constnet.build_constnet((8, 8, 3), 5, widen_factor=1, num_blocks=3, init=init, init_seed=2)
+        self.assertEqual(model.name, "constnet" if init == "const" else "constnet_he")
+        self.assertEqual(model.layers[0].name, "image")
+        self.assertEqual(model.get_layer("output").activation.__name__, "softmax")
+        for conv in self.convs(model):
+            self.assertIsNone(conv.bias, conv.name)
+            self.assertEqual(conv.padding, "same")
+        self.assertEqual(model.get_layer("stem_conv").strides, (1, 1))
+        self.assertEqual([l.name for l in model.layers if l.name.endswith("_bn")][:1], ["stage1_block1_bn"])
+        self.assertIsInstance(model.get_layer("stage1_block1_relu"), keras.layers.ReLU)
+        self.assertEqual(model.get_layer("stage2_block1_conv").strides, (2, 2))
+        if init == "he":
+            for name, gain_squared in (("stem_conv", 1.0), ("stage2_block1_conv", 2.0)):
+                kernel = model.get_layer(name).kernel
+                expected = constnet.he_fan_out(gain_squared, seeds.derive(2, name, "kernel"))(kernel.shape)
+                self.assertAllEqual(kernel.numpy(), keras.ops.convert_to_numpy(expected), msg=name)
+        with self.assertRaisesRegex(ValueError, r"^init must be 'const' or 'he', got 'zero'$"):
+            constnet.build_constnet((8, 8, 3), 5, init="zero")
+
+    def test_constnet_defaults(self):
+        model = constnet.build_constnet((8, 8, 3), 5)
+        self.assertLen([l for l in model.layers if l.name.endswith("_add")], 12)
+        self.assertEqual(model.get_layer("stage3_block4_conv").filters, 640)
+        he = constnet.build_constnet((8, 8, 3), 5, widen_factor=1, init="he")
+        self.assertAllEqual(he.get_layer("stem_conv").kernel.numpy(), keras.ops.convert_to_numpy(
+            constnet.he_fan_out(1.0, seeds.derive(0, "stem_conv", "kernel"))((3, 3, 3, 16))))  # init seed 0
+        no_bn = constnet.build_constnet((8, 8, 3), 5, widen_factor=1, num_blocks=3, batch_norm=False)
+        self.assertEmpty([l for l in no_bn.layers if isinstance(l, keras.layers.BatchNormalization)])
+
+    def test_leakynet(self):
+        model = leakynet.build_leakynet((8, 8, 3), 5, widen_factor=1, num_blocks=3, leaky_alpha=0.2,
+                                        channel_init="h", init_seed=2)  # every conv random
+        self.assertEqual(model.name, "leakynet")
+        self.assertEqual(model.layers[0].name, "image")
+        self.assertEqual(model.get_layer("final_leaky").negative_slope, 0.2)
+        self.assertEqual(model.get_layer("output").activation.__name__, "softmax")
+        self.assertEqual(model.get_layer("stem_conv").strides, (1, 1))
+        self.assertEqual(model.get_layer("stage2_block1_conv").strides, (2, 2))
+        for conv in self.convs(model):
+            self.assertIsNone(conv.bias, conv.name)
+            kernel = conv.kernel
+            variance = leakynet.random_variance(0.2, "released")
+            expected = keras.initializers.VarianceScaling(variance, "fan_in", "untruncated_normal",
+                                                          seed=seeds.derive(2, conv.name, "kernel"))(kernel.shape)
+            self.assertAllEqual(kernel.numpy(), keras.ops.convert_to_numpy(expected), msg=conv.name)
+        default = leakynet.build_leakynet((8, 8, 3), 5, widen_factor=1)  # 12 blocks, stem '1' then 'i'
+        self.assertNear(float(default.get_layer("stem_conv").kernel.numpy()[1, 1, 0, 0]), 1.0 / 3, 1e-7)
+        self.assertLen(self.convs(default), 13)
+
+    def test_leaky_he_variance_and_errors(self):
+        self.assertNear(leakynet.random_variance(0.5, "leaky_he"), 2.0 / 1.25, 1e-12)
+        self.assertNear(leakynet.random_variance(0.5, "released"), np.sqrt(2) * 1.5, 1e-12)
+        with self.assertRaisesRegex(ValueError, r"^h_variance must be one of \('released', 'leaky_he'\), got 'x'$"):
+            leakynet.random_variance(0.5, "x")
+        with self.assertRaisesRegex(ValueError, r"^channel pattern 'ii' must be one letter or 1 \+ 3 letters "
+                                                r"\(stem first\) from i, 1, h; underscores are ignored$"):
+            leakynet.expand_pattern("ii", 3)
+        with self.assertRaises(settings.ConfigError) as raised:
+            models.config_class("leakynet")(num_blocks=3, channel_init="iii")
+        self.assertEqual(str(raised.exception), "channel pattern 'iii' must be one letter or 1 + 3 letters "
+                                                "(stem first) from i, 1, h; underscores are ignored")
+        without_bn = leakynet.build_leakynet((8, 8, 3), 5, widen_factor=1, num_blocks=3, batch_norm=False,
+                                             channel_init="1")
+        self.assertEqual(leakynet.feature_layers(without_bn),
+                         ("stem_conv", "stage1_block1_leaky", "stage2_block1_leaky", "stage3_block1_leaky"))
+
+    @parameterized.parameters("constnet", "leakynet")
+    def test_the_head_stays_float32_under_mixed_precision(self, name):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        try:
+            model = (constnet.build_constnet((8, 8, 3), 5, widen_factor=1, num_blocks=3) if name == "constnet"
+                     else leakynet.build_leakynet((8, 8, 3), 5, widen_factor=1, num_blocks=3, channel_init="1"))
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        self.assertEqual(model.get_layer("output").dtype_policy.compute_dtype, "float32")
+        self.assertEqual(model.get_layer("stem_conv").dtype_policy.compute_dtype, "float16")

@@ -1,6 +1,7 @@
 """training.train in-process: complete run dirs, bit-identical reruns, exact resume."""
 import json
 import os
+from unittest import mock
 
 import keras
 import tensorflow as tf
@@ -114,3 +115,30 @@ class TrainingTest(tf.test.TestCase):
 
 if __name__ == "__main__":
     tf.test.main()
+
+
+class OrderingTest(tf.test.TestCase):
+    """The README's ordering promises: an epoch's history row is written before the
+    checkpoint that would skip it on resume; DONE is written after the model and summary."""
+
+    def test_recording_callbacks_put_history_before_the_checkpoint(self):
+        cfg = config.ExperimentConfig()
+        recording = training.recording_callbacks(self.get_temp_dir(), cfg, steps_per_epoch=10, start=0)
+        self.assertEqual([type(c).__name__ for c in recording], ["TensorBoard", "HistoryCSV", "Checkpoint"])
+
+    def test_done_is_written_last(self):
+        run_dir = os.path.join(self.get_temp_dir(), "finish")
+        os.makedirs(run_dir)
+        rundir.write_rows(rundir.history_path(run_dir), [{"epoch": 1, "test_accuracy": 0.5}])
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        seen = {}
+
+        def mark_done(path):
+            seen["files"] = sorted(os.listdir(path))
+            real_mark_done(path)
+
+        real_mark_done = rundir.mark_done
+        with mock.patch.object(training.rundir, "mark_done", mark_done):
+            training.finish(run_dir, model)
+        self.assertEqual(seen["files"], ["history.csv", "model.keras", "summary.json"])
+        self.assertTrue(rundir.is_done(run_dir))

@@ -93,6 +93,17 @@ class ChecksTest(tf.test.TestCase, parameterized.TestCase):
                          {"model": "constnet", "model_revision": 1})  # a revision always counts
         self.assertEqual(config.ExperimentConfig.from_flat({"width": 64}).model_name, "mlp")
 
+    def test_a_model_field_declared_unhashed_stays_out_of_the_identity(self):
+        @dataclasses.dataclass(frozen=True)
+        class Probed(models.config_class("mlp")):
+            probe: int = settings.setting(0, "where a result goes, not what is computed", hashed=False)
+            sampled: int = settings.setting(0, "an instrument", measure=True)
+
+        identity = config.ExperimentConfig(model=Probed(probe=5, sampled=2, width=7)).identity()
+        self.assertEqual(identity["width"], 7)
+        self.assertNotIn("probe", identity)
+        self.assertNotIn("sampled", identity)
+
     def test_model_fields_not_hashed_stay_out_of_the_identity(self):
         unhashed = [(cls, f) for cls, f in settings.fields_of(models.config_classes())
                     if not f.metadata.get("hashed", True)]

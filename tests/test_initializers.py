@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
+from unittest import mock
 
 from keras_initstudy import initializers, masks, seeds, variance_initializers, zero_init
 
@@ -61,6 +62,8 @@ class ValuesTest(tf.test.TestCase, parameterized.TestCase):
         shape = (20, 12)
         expected = draw(initializers.from_spec("glorot_uniform", 3), shape) * masks.glyph_mask(shape, "a")
         self.assertAllEqual(draw(initializers.MaskedInitializer(seed=3), shape), expected)  # defaults: glorot, 'a'
+        self.assertAllEqual(draw(initializers.MaskedInitializer(mask="b", seed=3), shape) != 0,
+                            masks.glyph_mask(shape, "b") > 0)
         masked = initializers.MaskedInitializer("he_normal", [[1, 0], [0, 1], [1, 1]], seed=3)
         self.assertEqual(masked.mask.dtype, np.float32)
         self.assertAllEqual(draw(masked, (3, 2)) != 0, [[True, False], [False, True], [True, True]])
@@ -111,13 +114,20 @@ class ValuesTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllEqual(draw(initializers.ChannelMatrix("1", 3.0), (1, 1, 2, 3))[0, 0], np.full((2, 3), 1.5))
         with self.assertRaisesRegex(ValueError, r"^kind must be one of \('i', '1', 'replicate'\), got 'x'$"):
             initializers.ChannelMatrix("x")
-        with self.assertRaisesRegex(ValueError, r"^identity channel matrix needs C_out >= C_in, got 4 -> 2$"):
-            initializers.ChannelMatrix("i")((3, 3, 4, 2))
+        for kind in ("i", "replicate"):
+            with self.assertRaisesRegex(ValueError, r"^identity channel matrix needs C_out >= C_in, got 4 -> 2$"):
+                initializers.ChannelMatrix(kind)((3, 3, 4, 2))
+        self.assertAllEqual(draw(initializers.ChannelMatrix("replicate"), (1, 1, 3, 3))[0, 0], np.eye(3))  # C_out = C_in
+        for kind in ("i", "1"):
+            self.assertEqual(initializers.ChannelMatrix(kind).channel_matrix(2, 4).dtype, np.float32)
+        self.assertEqual(initializers.centre_tap((3, 3)).dtype, np.float32)
         for init in (initializers.ChannelMatrix(), initializers.ChannelAveraging()):
             with self.assertRaisesRegex(ValueError, r"^expected a conv kernel \(kh, kw, c_in, c_out\), got shape \(4, 2\)$"):
                 init((4, 2))
 
     def test_replicated_units(self):
+        self.assertAllEqual(draw(initializers.ReplicatedUnits(3, 2), (5, 6)),
+                            draw(initializers.ReplicatedUnits(3, 2, seed=0), (5, 6)))  # seed 0 by default
         kernel = draw(initializers.ReplicatedUnits(3, 2, seed=4), (5, 6))  # no noise by default
         self.assertAllEqual(kernel[:, 0::2], kernel[:, 1::2])  # copies are adjacent columns
         units = draw(initializers.from_spec("he_normal", seeds.derive(4, "units")), (5, 6))[:, :3]
@@ -139,6 +149,25 @@ class ValuesTest(tf.test.TestCase, parameterized.TestCase):
         if "uniform" in name:
             self.assertLessEqual(float(np.abs(values).max()), size if len(shape) > 2 else init.scale((400, 300)))
         self.assertEqual(init.get_config(), {"gain": init.gain, "seed": 1})
+
+    def test_named_makes_a_registered_class_with_its_distribution_and_gain(self):
+        """variance_initializers._named, run into a registry of its own (the real one is filled at import)."""
+        registry = type(initializers.NAMED)("initializer")
+        with mock.patch.object(variance_initializers.initializers, "NAMED", registry):
+            cls = variance_initializers._named("kaiming_normal_triple", variance_initializers.Kaiming, "normal", 3.0)
+        self.assertIs(registry.get("kaiming_normal_triple"), cls)
+        self.assertEqual(cls.__name__, "KaimingNormalTriple")
+        self.assertTrue(issubclass(cls, variance_initializers.Kaiming))
+        init = cls(seed=4)
+        self.assertEqual((init.distribution, init.gain, init.seed), ("normal", 3.0, 4))
+        self.assertEqual(cls(gain=0.5).gain, 0.5)
+        self.assertEqual(init.get_config(), {"gain": 3.0, "seed": 4})
+        self.assertEqual(cls.from_config(init.get_config()).get_config(), init.get_config())
+        self.assertNear(init.scale((36, 8)), 3.0 * np.sqrt(1 / 36), 1e-12)
+        self.assertEqual(keras.saving.get_registered_object("keras_initstudy>KaimingNormalTriple"), cls)
+        self.assertEqual(sorted(variance_initializers.PAPER_003),
+                         ["kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_normal_double",
+                          "xavier_normal_half", "xavier_uniform", "xavier_uniform_double", "xavier_uniform_half"])
 
     def test_fans_and_argument_checks(self):
         self.assertEqual(variance_initializers.fans((30, 20)), (30, 20))
@@ -177,6 +206,8 @@ class SpecTest(tf.test.TestCase):
         with self.assertRaisesRegex(ValueError, r"^'zeros\(foo=1\)': "):
             initializers.from_spec("zeros(foo=1)")
         initializers.check_spec("xavier_normal_half")
+        uniform = draw(initializers.RandomBias("uniform", seed=2), (5000,))
+        self.assertGreater(float(uniform.max()), 0.99)  # U[0, 1): the upper bound is 1
         with self.assertRaises(ValueError):
             initializers.check_spec("glorot_uniform(seed=1)")
 

@@ -174,14 +174,14 @@ class AugmentAndMixupTest(tf.test.TestCase, parameterized.TestCase):
     def test_mixup_draws_lambda_from_beta_alpha_alpha(self):
         """lambda = a / (a + b), a, b ~ Gamma(alpha) independent: Beta(alpha, alpha), mean 1/2 and
         variance 1 / (4 (2 alpha + 1)); images and one-hot labels mix with the reversed batch."""
-        images = tf.constant(np.arange(3, dtype=np.float32).reshape(3, 1))
-        one_hot = tf.eye(3)
+        images = tf.constant(np.arange(4, dtype=np.float32).reshape(4, 1))
+        labels = np.eye(3, dtype=np.float32)[[0, 2, 2, 1]]  # reversing rows and reversing columns differ
         lams = []
         for s in range(400):
-            x, y = pipeline.mixup_batch(images, one_hot, 0.4, tf.constant([1, s], tf.int64))
-            lam = float(y[0, 0])
-            self.assertAllClose(y, lam * np.eye(3) + (1 - lam) * np.eye(3)[::-1], atol=1e-6)
-            self.assertAllClose(x[:, 0], lam * np.arange(3) + (1 - lam) * np.arange(3)[::-1], atol=1e-5)
+            x, y = pipeline.mixup_batch(images, tf.constant(labels), 0.4, tf.constant([1, s], tf.int64))
+            lam = float(y[0, 0])  # row 0 is class 0 mixed with class 1
+            self.assertAllClose(y, lam * labels + (1 - lam) * labels[::-1], atol=1e-6)
+            self.assertAllClose(x[:, 0], lam * np.arange(4) + (1 - lam) * np.arange(4)[::-1], atol=1e-5)
             lams.append(lam)
         lams = np.array(lams)
         self.assertTrue(((lams >= 0) & (lams <= 1)).all())
@@ -199,8 +199,11 @@ class AugmentAndMixupTest(tf.test.TestCase, parameterized.TestCase):
                                             tf.constant([2, epoch * 2 ** 32 - 1 - step % 2], tf.int64))
             self.assertAllClose(x, expected[0])
             self.assertAllClose(y, expected[1])
-        with self.assertRaisesRegex(ValueError, "mixup needs num_classes"):
+        with self.assertRaisesRegex(ValueError, r"^mixup needs num_classes \(its labels are one-hot\)$"):
             pipeline.train_stream(data, 3, 2, 0, 4, mixup=0.4)
+        one_class = base.Split(images=data.images, labels=np.zeros(6, np.int64))
+        _, y = next(iter(pipeline.train_stream(one_class, 3, 2, 0, 1, mixup=0.4, num_classes=1)))
+        self.assertAllClose(y, np.ones((3, 1)))  # any positive number of classes
 
     def test_mixup_mixes_images_and_one_hot_labels_alike(self):
         split = self.images()

@@ -55,7 +55,7 @@ class DeviationFitTest(tf.test.TestCase, parameterized.TestCase):
         self.assertGreater(a1, 1.1)
         self.assertNear(deviation.c_opt(w_i, w_f), 0.8, 0.01)
 
-    @parameterized.parameters(0.8137, 1.0423, -0.2371)
+    @parameterized.parameters(0.8137, 1.0423, -0.2371, 0.8168, -0.2329)
     def test_c_opt_resolves_the_fine_grid(self, slope):
         """c_opt promises the refined step 0.0005: a slope planted between coarse grid
         points (0.01 apart) comes back within one fine step, not rounded to the coarse grid."""
@@ -63,11 +63,33 @@ class DeviationFitTest(tf.test.TestCase, parameterized.TestCase):
         w_f = slope * w_i + np.random.default_rng(7).normal(0, 1e-5, N)
         self.assertNear(deviation.c_opt(w_i, w_f), slope, 0.0005)
 
+    @parameterized.parameters(0.8105, 0.8095, 1.0005)
+    def test_c_opt_finds_every_point_of_the_fine_grid(self, slope):
+        """A slope exactly on the fine grid (coarse optimum +- k * 0.0005) comes back exactly."""
+        w_i = uniform_init(seed=6, n=20_000)
+        w_f = slope * w_i + np.random.default_rng(7).normal(0, 1e-6, 20_000)
+        self.assertNear(deviation.c_opt(w_i, w_f), slope, 1e-9)
+
+    def test_cumulative_keeps_ties_in_input_order_and_works_in_double_precision(self):
+        rng = np.random.default_rng(8)
+        w_i = np.repeat([0.0, 1.0], 50)[rng.permutation(100)]
+        values = np.arange(100.0)
+        w, big_w = deviation.cumulative(w_i, values)
+        order = np.concatenate([np.flatnonzero(w_i == 0.0), np.flatnonzero(w_i == 1.0)])  # stable
+        edges = np.concatenate([[0.0], (w[1:] + w[:-1]) / 2, [1.0]])
+        self.assertAllEqual(big_w, np.cumsum(values[order] * np.diff(edges)))
+        w32 = uniform_init(seed=9, n=500).astype(np.float32)
+        v32 = (w32 * np.float32(1.1) + np.float32(0.3)).astype(np.float32)
+        for uniform in (False, True):
+            self.assertAllEqual(deviation.cumulative(w32, v32, uniform)[1],
+                                deviation.cumulative(w32.astype(np.float64), v32.astype(np.float64), uniform)[1])
+
     def test_c_opt_searches_only_its_range(self):
         w_i = uniform_init(seed=8, n=2000)
         self.assertNear(deviation.c_opt(w_i, 3.0 * w_i, c_max=2.0), 2.0, 0.0105)  # the grid's end (+ refinement)
         self.assertNear(deviation.c_opt(w_i, 3.0 * w_i, c_max=3.5), 3.0, 1e-9)
         self.assertNear(deviation.c_opt(w_i, -0.9 * w_i, c_min=-0.5), -0.5, 0.0105)
+        self.assertBetween(deviation.c_opt(w_i, -1.2 * w_i, c_min=-1.0), -1.0105, -1.0)  # starts at c_min
         with self.assertRaisesRegex(ValueError, "c_opt needs more than 10 points, got 10"):
             deviation.c_opt(w_i[:10], w_i[:10])
 
@@ -92,7 +114,11 @@ class DeviationFitTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.parameters(2.5, -0.8)
     def test_c_opt_default_range_is_minus_half_to_two(self, slope):
         w_i = uniform_init(seed=13, n=2000)
-        self.assertNear(deviation.c_opt(w_i, slope * w_i), min(max(slope, -0.5), 2.0), 0.0105)
+        found = deviation.c_opt(w_i, slope * w_i)
+        if slope > 2.0:
+            self.assertBetween(found, 2.0, 2.0105)  # the grid reaches 2.00, refined up to 2.01
+        else:
+            self.assertBetween(found, -0.5105, -0.5)
 
     def test_float32_weights_are_fitted_in_double_precision(self):
         """Snapshots hold float32: every fit must equal the fit of the same values as float64."""

@@ -64,6 +64,32 @@ class RunsTest(tf.test.TestCase):
         s = runs.settings(other)
         self.assertEqual((s["seed"], s["init_seed"], s["data_seed"]), (3, 11, 3))
 
+    def test_settings_come_from_every_section(self):
+        other = os.path.join(self.out, "c")
+        write_run(other)
+        cfg = runs.read_config(other)
+        cfg.update(measure={"snapshots": "log:3"}, run={"experiment": "exp"}, pruning={"rounds": 4})
+        rundir.write_json(rundir.config_path(other), cfg)
+        s = runs.settings(other)
+        self.assertEqual((s["snapshots"], s["experiment"], s["rounds"]), ("log:3", "exp", 4))
+
+    def test_layer_names_with_slashes_and_a_single_snapshot(self):
+        other = os.path.join(self.out, "nested")
+        os.makedirs(rundir.snapshot_dir(other))
+        write_run(other, epochs=())
+        kernel = np.random.default_rng(0).normal(size=(30, 30))
+        rundir.write_npz(rundir.snapshot_path(other, 0), {"stage1/conv/kernel": kernel, "out/kernel": kernel})
+        self.assertEqual(runs.layers(other), ["stage1/conv", "out"])  # only epoch 0 has a snapshot
+        w_i, _ = runs.weight_pairs(other, 0, "stage1/conv")
+        self.assertLen(w_i, 900)
+
+    def test_a_cache_without_a_version_is_recomputed_and_the_cache_has_no_index(self):
+        cache = os.path.join(self.run_dir, "fits.csv")
+        first = runs.fits(self.run_dir)
+        self.assertEqual(list(pd.read_csv(cache).columns), list(first.columns) + ["fits_version"])
+        rundir.write_text(cache, first.assign(a0=123.0).to_csv(index=False))  # no fits_version column
+        self.assertAllClose(runs.fits(self.run_dir)["a0"], first["a0"])
+
     def test_history_missing_is_an_empty_table(self):
         os.remove(rundir.history_path(self.run_dir))
         history = runs.read_history(self.run_dir)
@@ -151,6 +177,7 @@ class RunsTest(tf.test.TestCase):
         self.assertEqual(list(both["dataset"]), ["mnist"] * 3 + ["fashion_mnist"] * 3)
         self.assertAllEqual(both.index, np.arange(6))
         self.assertTrue(runs.table([]).empty)
+        self.assertIn("c_opt", runs.table([self.run_dir]).columns)  # with fits by default
 
 
 if __name__ == "__main__":

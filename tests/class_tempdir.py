@@ -17,3 +17,13 @@ class ClassTempDirTestCase(tf.test.TestCase):
     def tearDownClass(cls):
         cls._class_tmp.cleanup()
         super().tearDownClass()
+
+
+class TempDirTestCase(tf.test.TestCase):
+    """`self.dir`: a fresh folder for each test, removed after it."""
+
+    def setUp(self):
+        super().setUp()
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.dir = folder.name

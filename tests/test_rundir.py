@@ -10,7 +10,6 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from unittest import mock
@@ -20,15 +19,10 @@ import pandas as pd
 import tensorflow as tf
 
 from keras_initstudy import config, rundir, steps
+from tests.class_tempdir import TempDirTestCase
 
 
-class RunDirTestCase(tf.test.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        folder = tempfile.TemporaryDirectory()
-        self.addCleanup(folder.cleanup)
-        self.dir = folder.name
+class RunDirTestCase(TempDirTestCase):
 
     def path(self, *names):
         return os.path.join(self.dir, *names)

@@ -1,6 +1,5 @@
 """Run directories -> tables (analysis/runs.py), on run directories written by hand."""
 import os
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -8,6 +7,7 @@ import tensorflow as tf
 
 from keras_initstudy import rundir
 from keras_initstudy.analysis import deviation, runs
+from tests.class_tempdir import TempDirTestCase
 
 SLOPES = {"hidden_1": 0.9, "output": 1.2}  # w(epoch) = slope**epoch * w(0), per layer
 
@@ -35,13 +35,11 @@ def write_run(run_dir, epochs=(0, 2), done=True, rmsd=True, seed=7, init_seed=No
     return first
 
 
-class RunsTest(tf.test.TestCase):
+class RunsTest(TempDirTestCase):
 
     def setUp(self):
         super().setUp()
-        folder = tempfile.TemporaryDirectory()
-        self.addCleanup(folder.cleanup)
-        self.out = folder.name
+        self.out = self.dir
         self.run_dir = os.path.join(self.out, "b")
         self.first = write_run(self.run_dir)
 

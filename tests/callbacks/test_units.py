@@ -4,7 +4,6 @@ acts at and how they group, history rows, checkpoints and save points, snapshots
 import csv
 import math
 import os
-import tempfile
 from unittest import mock
 
 import keras
@@ -15,6 +14,7 @@ from absl.testing import parameterized
 from keras_initstudy import rundir, steps
 from keras_initstudy.callbacks import checkpoint, clock, deviation, history, reference, snapshots
 from keras_initstudy.callbacks.perturbation import perturbation_ratio
+from tests.class_tempdir import TempDirTestCase
 
 
 def tiny_model(iterations=0):
@@ -36,15 +36,6 @@ class Recorder(clock.StepCallback):
 
     def acts_at(self, step):
         return self.at is None or step in self.at
-
-
-class TempDirTestCase(tf.test.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        folder = tempfile.TemporaryDirectory()
-        self.addCleanup(folder.cleanup)
-        self.dir = folder.name
 
 
 class ClockTest(tf.test.TestCase, parameterized.TestCase):

@@ -171,6 +171,8 @@ def report(groups, workdir: pathlib.Path, diffs: bool) -> int:
         seconds = (where / "seconds").read_text().strip() if (where / "seconds").exists() else "?"
         print(f"{group}: {seconds} s")
         for module, codes in verdicts(where).items():
+            if not codes:  # nothing to mutate (__init__.py, or only decorated functions, which mutmut skips)
+                continue
             seen.update(codes)
             count, survivors = tally(codes, equivalents)
             total.update({k: v for k, v in count.items() if k != "score"})

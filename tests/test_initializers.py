@@ -172,6 +172,7 @@ class ValuesTest(tf.test.TestCase, parameterized.TestCase):
     def test_fans_and_argument_checks(self):
         self.assertEqual(variance_initializers.fans((30, 20)), (30, 20))
         self.assertEqual(variance_initializers.fans((3, 5, 4, 8)), (60, 120))
+        self.assertEqual(variance_initializers.fans((5, 4, 8)), (20, 40))  # a 1-D convolution
         with self.assertRaisesRegex(ValueError, r"^fan-based initializers need a kernel of 2 or more dimensions, "
                                                 r"got shape \(7,\)$"):
             variance_initializers.fans((7,))
@@ -199,7 +200,7 @@ class SpecTest(tf.test.TestCase):
                                                 r"not from the initializer$"):
             initializers.from_spec("glorot_uniform(seed=1)", 0)
         with self.assertRaisesRegex(ValueError, r"^unknown initializer 'nope' \(a Keras name such as glorot_uniform, "
-                                                r"or one of: .*torch_default.*\)$"):
+                                                r"or one of: .*random_bias, torch_default, xavier_normal.*\)$"):
             initializers.from_spec("nope")
         with self.assertRaisesRegex(ValueError, r"^\"random_bias\(distribution='x'\)\": distribution must be one of"):
             initializers.from_spec("random_bias(distribution='x')")

@@ -4,11 +4,15 @@ branches live (pruning/layout.py)."""
 import os
 import tempfile
 
+import numpy as np
+
 import tensorflow as tf
 from absl.testing import parameterized
 
 from keras_initstudy import config, rundir, settings
-from keras_initstudy.pruning import layout
+from keras_initstudy.pruning import layout, perturb, strategies
+from keras_initstudy.pruning import masks as masks_lib
+from tests.class_tempdir import TempDirTestCase
 from keras_initstudy.pruning.config import PruneConfig, PruneExperimentConfig
 
 
@@ -103,3 +107,71 @@ class LayoutTest(tf.test.TestCase):
 
 if __name__ == "__main__":
     tf.test.main()
+
+
+class MasksUnitTest(TempDirTestCase):
+    """pruning/masks.py, perturb.py and strategies.py piece by piece."""
+
+    def spec(self):
+        from keras_initstudy import config as config_lib, models
+        from keras_initstudy.datasets import base as datasets_base
+        cfg = config_lib.ExperimentConfig().replace(width=6)
+        return models.build(cfg.model, datasets_base.DatasetInfo("t", 3, (2, 2, 1), tuple("abc")),
+                            models.Seeds(0, 0))
+
+    def test_masks_are_float32_non_trainable_variables_named_after_their_weight(self):
+        spec = self.spec()
+        masks = masks_lib.Masks.attach(spec, layers=["output"], include_biases=True)
+        self.assertEqual(sorted(masks.masks), ["output/bias", "output/kernel"])
+        variable = masks.masks["output/kernel"]
+        self.assertFalse(variable.trainable)
+        self.assertEqual(variable.dtype, tf.float32)
+        self.assertEqual(variable.name.split(":")[0], "output_kernel_mask")
+        fresh = self.spec()
+        self.assertEqual(masks_lib.Masks.attach(fresh).masks.keys(), {f"{n}/kernel" for n in fresh.prunable})
+        with self.assertRaisesRegex(ValueError, "^output/kernel already has a constraint; a mask would replace it$"):
+            masks_lib.Masks({"output/kernel": spec.model.get_layer("output").kernel})
+        self.assertEqual(masks.counts(), {"output/kernel": (18, 18), "output/bias": (3, 3)})
+        with self.assertRaisesRegex(ValueError, r"^masks for \['output/kernel'\], expected \['output/bias', "
+                                                r"'output/kernel'\]$"):
+            masks.assign({"output/kernel": np.ones((6, 3))})
+        masks.assign({"output/kernel": np.eye(6, 3), "output/bias": [True, False, True]})
+        self.assertEqual(masks.counts(), {"output/kernel": (3, 18), "output/bias": (2, 3)})
+        self.assertEqual(masks.numpy()["output/bias"].dtype, bool)
+        self.assertAllEqual(spec.model.get_layer("output").bias.numpy()[1], 0.0)
+
+    def test_saved_masks_are_boolean(self):
+        path = os.path.join(self.dir, "mask.npz")
+        self.assertFalse(masks_lib.exists(path))
+        masks_lib.save(path, {"k": np.array([[1.0, 0.0]])})
+        self.assertTrue(masks_lib.exists(path))
+        self.assertEqual(rundir.read_npz(path)["k"].dtype, bool)
+        rundir.write_npz(path, {"k": np.array([[1.0, 0.0]], np.float32)})  # an older float file
+        self.assertEqual(masks_lib.load(path)["k"].dtype, bool)
+
+    def test_signs_groups_and_the_shuffle_kernel_check(self):
+        values = np.array([0.0, -0.0, -2.0, 3.0], np.float32)
+        signs = perturb._signs(values)
+        self.assertAllEqual(signs, [1.0, 1.0, -1.0, 1.0])  # a zero counts as +
+        self.assertEqual(signs.dtype, np.float32)
+        self.assertEqual(perturb.layer_groups((2, 3)).dtype, np.int64)
+        conv1d = perturb.kernel_groups((2, 3, 4))  # (width, in, out): one group per (in, out) slice
+        self.assertAllEqual(conv1d[0], np.arange(12).reshape(3, 4))
+        self.assertAllEqual(conv1d[1], conv1d[0])
+        self.assertAllEqual(perturb.kernel_groups((2, 3)), [[0, 1, 2], [3, 4, 5]])
+        perturb.check("shuffle_kernel", {"conv": (5, 3, 4), "dense": (4, 2)})  # a 1-D convolution is enough
+        self.assertEqual(perturb.names()[:3], ("init", "init_magnitudes", "init_signs"))
+
+    def test_strategies_take_a_zero_fraction_and_float_masks(self):
+        weights = {"hidden_1/kernel": np.array([[0.5, -0.1], [0.3, 2.0]], np.float32),
+                   "stage1/conv/kernel": np.array([0.4, 0.2, 0.9])}
+        masks = {"hidden_1/kernel": np.ones((2, 2), np.float32), "stage1/conv/kernel": np.array([1.0, 1.0, 0.0])}
+        unchanged = strategies.Layerwise(0.0).prune(weights, masks, "output")
+        self.assertAllEqual(unchanged["hidden_1/kernel"], np.ones((2, 2), bool))
+        pruned = strategies.Layerwise(0.5, output_fraction=0.0).prune(weights, masks, "stage1/conv")
+        self.assertEqual(pruned["hidden_1/kernel"].dtype, bool)
+        self.assertAllEqual(pruned["hidden_1/kernel"], [[True, False], [False, True]])
+        self.assertAllEqual(pruned["stage1/conv/kernel"], [True, True, False])  # the output layer: fraction 0
+        self.assertEqual(strategies.layer_of("stage1/conv/kernel"), "stage1/conv")
+        with self.assertRaisesRegex(ValueError, r"^prune fraction must be in \[0, 1\), got 1.0$"):
+            strategies.Layerwise(1.0)

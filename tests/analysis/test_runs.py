@@ -172,6 +172,7 @@ class RunsTest(TempDirTestCase):
         write_run(other, seed=3, dataset="fashion_mnist")
         both = runs.table([self.run_dir, other], with_fits=False)
         self.assertLen(both, 6)
+        self.assertNotIn("c_opt", both.columns)
         self.assertEqual(list(both["dataset"]), ["mnist"] * 3 + ["fashion_mnist"] * 3)
         self.assertAllEqual(both.index, np.arange(6))
         self.assertTrue(runs.table([]).empty)

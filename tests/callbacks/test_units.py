@@ -67,13 +67,15 @@ class ClockTest(tf.test.TestCase, parameterized.TestCase):
         self.assertFalse(clock.acts_at(keras.callbacks.TensorBoard(update_freq="epoch"), 3))
         self.assertTrue(clock.acts_at(keras.callbacks.TensorBoard(update_freq=10), 3))
         self.assertTrue(clock.acts_at(keras.callbacks.TensorBoard(profile_batch=2), 3))
+        self.assertTrue(clock.acts_at(keras.callbacks.TensorBoard(profile_batch=1), 3))
         self.assertTrue(clock.acts_at(Asks(), 4))
         self.assertFalse(clock.acts_at(Asks(), 5))
         self.assertTrue(clock.acts_at(Batchwise(), 5))
         self.assertFalse(clock.acts_at(keras.callbacks.Callback(), 5))
 
     @parameterized.parameters(({5, 10, 15}, 0, 20, 5), ({8}, 3, 13, 5), (set(), 0, 20, 20), ({7}, 0, 20, 1),
-                              ({4, 6}, 0, 12, 2), ({1}, 0, 1, 1), (set(), 4, 4, 1), ({12}, 0, 12, 12))
+                              ({4, 6}, 0, 12, 2), ({1}, 0, 1, 1), (set(), 4, 4, 1), ({12}, 0, 12, 12),
+                              ({1}, 0, 4, 1), ({3}, 1, 5, 2), ({2, 3}, 0, 4, 1))
     def test_common_stride(self, acting, start, end, expected):
         self.assertEqual(clock.common_stride([Recorder(at=acting), keras.callbacks.Callback()], start, end), expected)
 
@@ -132,6 +134,41 @@ class CheckpointTest(TempDirTestCase):
         save.assert_not_called()
         with self.assertRaisesRegex(ValueError, "^checkpoint interval must be >= 1 step, got 0$"):
             checkpoint.Checkpoint(self.dir, every=0, steps_per_epoch=10)
+
+    def test_save_points_and_checkpoints_really_restore(self):
+        """Real files: a save point and the checkpoint bring back the weights and the step."""
+        model = tiny_model(iterations=7)
+        saved = [w.numpy() for w in model.weights]
+        points = checkpoint.SavePoints(os.path.join(self.dir, "points"), [7, 9])
+        points.set_model(model)
+        points.on_train_begin()  # step 7 is in the list: kept at the start
+        every = checkpoint.Checkpoint(os.path.join(self.dir, "ckpt"), every=1, steps_per_epoch=10)  # every step
+        every.set_model(model)
+        every.on_train_begin()
+        every.on_epoch_begin(0)
+        model.optimizer.iterations.assign(8)  # as a fit's update would
+        every.on_train_batch_end(0)  # step 8, mid-epoch
+        for w in model.weights:
+            w.assign(tf.zeros_like(w))
+        other = tiny_model()
+        self.assertEqual(checkpoint.load_save_point(other, os.path.join(self.dir, "points"), 7), 7)
+        for a, b in zip(other.weights, saved):
+            self.assertAllEqual(a.numpy(), b)
+        self.assertEqual(checkpoint.save_point_steps(os.path.join(self.dir, "points")), [7])
+        restored = tiny_model()
+        self.assertEqual(checkpoint.restore(restored, os.path.join(self.dir, "ckpt")), 8)
+        for a, b in zip(restored.weights[:4], saved[:4]):  # the layers' weights
+            self.assertAllEqual(a.numpy(), b)
+        points.on_epoch_begin(0)
+        points.on_train_batch_end(0)  # step 8: not a save point
+        model.optimizer.iterations.assign(9)
+        points.on_train_batch_end(1)  # step 9
+        self.assertEqual(checkpoint.save_point_steps(os.path.join(self.dir, "points")), [7, 9])
+        again = checkpoint.SavePoints(os.path.join(self.dir, "points"), [9])
+        again.set_model(tiny_model(iterations=9))
+        with mock.patch.object(checkpoint.training_state, "save") as save:
+            again.on_train_begin()  # the save point of step 9 exists: not rewritten
+        save.assert_not_called()
 
     def test_save_points(self):
         self.assertEqual(checkpoint.step_name(500), "step-000000500")
@@ -254,6 +291,10 @@ class DeviationTest(TempDirTestCase):
         resumed.set_model(tiny_model(iterations=3))
         resumed.on_train_begin()  # rows after the resume point are redone
         self.assertEqual([r["step"] for r in resumed.step_rows], [2])
+        at_a_row = deviation.DeviationTracker(ref, every_steps=2, steps_csv=path)
+        at_a_row.set_model(tiny_model(iterations=4))
+        at_a_row.on_train_begin()  # resumed exactly at step 4: its row was written and stays
+        self.assertEqual([r["step"] for r in at_a_row.step_rows], [2, 4])
         self.assertEqual(deviation.read_rows(os.path.join(self.dir, "none.csv")), [])
 
 

@@ -173,5 +173,9 @@ class MasksUnitTest(TempDirTestCase):
         self.assertAllEqual(pruned["hidden_1/kernel"], [[True, False], [False, True]])
         self.assertAllEqual(pruned["stage1/conv/kernel"], [True, True, False])  # the output layer: fraction 0
         self.assertEqual(strategies.layer_of("stage1/conv/kernel"), "stage1/conv")
+        global_ = strategies.Global(0.5, output_fraction=0.0).prune(weights, masks, "stage1/conv")
+        self.assertEqual({n: m.dtype for n, m in global_.items()}, {n: bool for n in masks})
+        self.assertAllEqual(global_["hidden_1/kernel"], [[True, False], [False, True]])
+        self.assertAllEqual(global_["stage1/conv/kernel"], [True, True, False])  # left alone, as booleans
         with self.assertRaisesRegex(ValueError, r"^prune fraction must be in \[0, 1\), got 1.0$"):
             strategies.Layerwise(1.0)

@@ -102,12 +102,18 @@ def prepare(group: str, workdir: pathlib.Path) -> pathlib.Path:
     return where
 
 
+def mutmut_executable() -> str:
+    """mutmut beside this Python (the virtual environment's), else on PATH."""
+    found = shutil.which("mutmut", path=os.path.dirname(sys.executable)) or shutil.which("mutmut")
+    if found is None:
+        raise SystemExit('mutation_test: error: mutmut is not installed (pip install -e ".[mutation]")')
+    return found
+
+
 def run_group(group: str, workdir: pathlib.Path, max_children: int) -> float:
     """Runs mutmut for one group; returns the seconds it took."""
+    mutmut = mutmut_executable()  # before prepare() clears the group's last results
     where = prepare(group, workdir)
-    mutmut = shutil.which("mutmut", path=os.path.dirname(sys.executable)) or shutil.which("mutmut")
-    if mutmut is None:
-        raise SystemExit('mutation_test: error: mutmut is not installed (pip install -e ".[mutation]")')
     start = time.monotonic()
     with open(where / "mutmut.log", "w") as log:
         code = subprocess.call([mutmut, "run", "--max-children", str(max_children)],
@@ -198,9 +204,9 @@ def report(groups, workdir: pathlib.Path, diffs: bool) -> int:
     for name in gone:
         print(f"stale equivalent (no such mutant): {name}")
     print(f"\n{len(unexplained)} survivors are neither killed nor listed as equivalent")
-    mutmut = shutil.which("mutmut", path=os.path.dirname(sys.executable)) or "mutmut"
     for where, name in unexplained:
         if diffs:
+            mutmut = mutmut_executable()
             shown = subprocess.run([mutmut, "show", name], cwd=where, capture_output=True, text=True)
             print(shown.stdout.rstrip())
         else:

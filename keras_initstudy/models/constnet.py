@@ -143,6 +143,7 @@ class WideStagesConfig(ModelConfig):
 @dataclasses.dataclass(frozen=True)
 class ConstNetConfig(WideStagesConfig):
     revision: ClassVar[int] = 1  # 1: the authors' widening blocks (issue 11); revision-0 runs built another graph
+    init: ClassVar[str] = "const"  # build_constnet's init: constant convs (ConstNetHeConfig: "he")
     dropout_stem: bool = setting(False, "Also drop out after the stem conv (paper 002 App. I's all-layers "
                                  "dropout; the authors' --dropl1). Off: Table 1's dropout run.")
     batch_norm_momentum: float = setting(BN_MOMENTUM, "Keras momentum of the batch-norm running averages "
@@ -150,21 +151,19 @@ class ConstNetConfig(WideStagesConfig):
                                          "twice per step).", between(0.0, 1.0))
 
 
-def _build(init: str):
-    def build(cfg: ConstNetConfig, info, seeds_: Seeds) -> ModelSpec:
-        model = build_constnet(info.input_shape, info.num_classes, widen_factor=cfg.widen_factor,
-                               num_blocks=cfg.num_blocks, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
-                               dropout_stem=cfg.dropout_stem, init=init,
-                               batch_norm_momentum=cfg.batch_norm_momentum,
-                               init_seed=seeds_.init, data_seed=seeds_.data)
-        return ModelSpec.of(model, features=feature_layers(model))
-    return build
+def build(cfg: ConstNetConfig, info, seeds_: Seeds) -> ModelSpec:
+    """ConstNet, or ConstNet He for a ConstNetHeConfig (the config class says which init)."""
+    model = build_constnet(info.input_shape, info.num_classes, widen_factor=cfg.widen_factor,
+                           num_blocks=cfg.num_blocks, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
+                           dropout_stem=cfg.dropout_stem, init=cfg.init, batch_norm_momentum=cfg.batch_norm_momentum,
+                           init_seed=seeds_.init, data_seed=seeds_.data)
+    return ModelSpec.of(model, features=feature_layers(model))
 
 
 @dataclasses.dataclass(frozen=True)
 class ConstNetHeConfig(ConstNetConfig):
-    pass
+    init: ClassVar[str] = "he"  # Table 1's "ConstNet He": the same graph, random He-normal convs
 
 
-register("constnet", ConstNetConfig)(_build("const"))  # paper 002: identical features at init
-register("constnet_he", ConstNetHeConfig)(_build("he"))  # Table 1's "ConstNet He": the same graph, random
+register("constnet", ConstNetConfig)(build)  # paper 002: identical features at init
+register("constnet_he", ConstNetHeConfig)(build)

@@ -42,6 +42,7 @@ GROUPS = {
     "analysis": (["keras_initstudy/analysis/*"], ["tests/analysis"]),
     # the callbacks driven by hand; tests/callbacks' other classes train a model per class
     "callbacks": (["keras_initstudy/callbacks/*"], ["tests/callbacks/test_units.py",
+                                                    "tests/callbacks/test_loggers.py",
                                                     "tests/callbacks/test_measurements.py::ScheduleTest"]),
     "models": (["keras_initstudy/models/*"], ["tests/models"]),
     "initializers": (["keras_initstudy/initializers.py", "keras_initstudy/variance_initializers.py",

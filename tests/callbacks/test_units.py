@@ -309,5 +309,76 @@ class PerturbationRatioTest(tf.test.TestCase):
         self.assertNear(perturbation_ratio(h), math.sqrt(2 / 10), 1e-12)
 
 
+
+class EdgeCasesTest(TempDirTestCase):
+    """The callbacks' less travelled paths: defaults, legacy rows, odd variable paths."""
+
+    def test_history_defaults_rounding_and_wall_time(self):
+        path = os.path.join(self.dir, "history.csv")
+        rundir.write_rows(path, [{"epoch": 0.25, "step": 1}, {"epoch": 0.5}])  # the second row without a step
+        self.assertEqual(history.HistoryCSV(path, steps_per_epoch=4).rows, [])  # resume_step 0 by default
+        self.assertEqual([r["epoch"] for r in history.HistoryCSV(path, 4, resume_step=2).rows], ["0.25", "0.5"])
+        self.assertEqual([r["epoch"] for r in history.HistoryCSV(path, 8, resume_step=3).rows], ["0.25"])  # 0.5 x 8
+        callback = history.HistoryCSV(os.path.join(self.dir, "mid.csv"), steps_per_epoch=3)
+        callback.set_model(tiny_model())
+        callback.on_train_begin()
+        callback.on_epoch_begin(0)
+        callback.on_train_batch_end(0)
+        callback.on_epoch_end(0, None)
+        row = history.read_history(os.path.join(self.dir, "mid.csv"))[0]
+        self.assertEqual((row["epoch"], row["step"]), ("0.333333", "1"))
+        self.assertBetween(float(row["wall_time"]), 0.0, 60.0)
+
+    def test_reference_copies_are_untrainable_and_keep_the_variables_dtype(self):
+        model = tiny_model()
+        kernel = model.get_layer("hidden_1").kernel
+        for ref in (reference.ReferenceWeights({"hidden_1/kernel": kernel}),
+                    reference.ReferenceWeights({"hidden_1/kernel": kernel}, {"hidden_1/kernel": np.ones((3, 2))})):
+            self.assertFalse(ref.reference[0].trainable)
+            self.assertEqual(ref.reference[0].dtype, tf.float32)  # float64 values are cast to the variable's
+
+    def test_reference_of_a_spec(self):
+        from keras_initstudy import models
+        spec = models.ModelSpec.of(tiny_model())
+        self.assertEqual(reference.ReferenceWeights.of(spec).names, ["hidden_1/kernel", "output/kernel"])
+        with_biases = reference.ReferenceWeights.of(spec, include_biases=True)
+        self.assertEqual(with_biases.names, ["hidden_1/kernel", "hidden_1/bias", "output/kernel", "output/bias"])
+        self.assertIs(with_biases.variables[1], spec.model.get_layer("hidden_1").bias)
+
+    def test_variable_name_outside_the_model_scope(self):
+        model = tiny_model()
+        self.assertEqual(snapshots.variable_name(model, model.get_layer("hidden_1").kernel), "hidden_1/kernel")
+        loose = keras.Variable(np.zeros(2), name="loose")
+        self.assertEqual(snapshots.variable_name(model, loose), loose.path)
+        self.assertNotIn("/", snapshots.variable_name(model, loose))
+
+    def test_rmsd_steps_file_is_not_written_before_its_first_row(self):
+        model = tiny_model()
+        path = os.path.join(self.dir, "rmsd_steps.csv")
+        tracker = deviation.DeviationTracker(
+            reference.ReferenceWeights({"hidden_1/kernel": model.get_layer("hidden_1").kernel}), every_steps=100,
+            steps_csv=path)
+        tracker.set_model(model)
+        tracker.on_train_begin()
+        tracker.on_epoch_begin(0)
+        for batch in range(3):
+            tracker.on_train_batch_end(batch)
+        tracker.on_epoch_end(0, {})
+        self.assertFalse(os.path.exists(path))
+
+    def test_rmsd_rows_read_back_with_integer_steps_and_epochs(self):
+        path = os.path.join(self.dir, "rmsd_steps.csv")
+        rundir.write_rows(path, [{"step": 4, "epoch": 1, "rmsd": 0.5}])
+        rows = deviation.read_rows(path)
+        self.assertEqual(rows, [{"step": 4, "epoch": 1, "rmsd": 0.5}])
+        self.assertIsInstance(rows[0]["step"], int)
+        self.assertIsInstance(rows[0]["epoch"], int)
+
+    def test_perturbation_ratio_over_the_channel_axis_of_feature_maps(self):
+        h = np.random.default_rng(0).normal(size=(2, 3, 4, 5))
+        residual = h - h.mean(axis=-1, keepdims=True)
+        self.assertNear(perturbation_ratio(h), np.linalg.norm(residual) / np.linalg.norm(h), 1e-12)
+
+
 if __name__ == "__main__":
     tf.test.main()

@@ -47,6 +47,8 @@ class PaperInitializerTest(tf.test.TestCase, parameterized.TestCase):
         self.assertNear(initializers.from_spec("kaiming_normal(gain=1.4142135623730951)", seed=0).scale((300, 100)),
                         math.sqrt(2 / 300), 1e-12)  # PyTorch's default gain, as the released code used
         self.assertEqual(variance_initializers.fans((3, 3, 16, 32)), (144, 288))
+        self.assertEqual(variance_initializers.fans((5, 4, 6)), (20, 30))  # Conv1D: (width, in, out)
+        self.assertEqual(variance_initializers.fans((2, 3, 3, 4, 5)), (72, 90))  # Conv3D
 
     def test_torch_default_for_kernels_and_biases(self):
         kernel = initializers.from_spec("torch_default", seed=1)((784, 300)).numpy()

@@ -56,7 +56,7 @@ class ModelSpecTest(tf.test.TestCase, parameterized.TestCase):
         spec = models.build(models.config_class("mlp")(width=4), INFO, models.Seeds(0, 0))
         with self.assertRaisesRegex(ValueError, "does not have"):
             models.ModelSpec(spec.model, ("hidden_1",), ("hidden_1",), "nope")
-        with self.assertRaisesRegex(ValueError, "prunable layers must be kernel layers"):
+        with self.assertRaisesRegex(ValueError, "^prunable layers must be kernel layers$"):
             models.ModelSpec(spec.model, ("hidden_1",), ("flatten",), "output")
 
 

@@ -205,9 +205,9 @@ def report(groups, workdir: pathlib.Path, diffs: bool) -> int:
     for name in gone:
         print(f"stale equivalent (no such mutant): {name}")
     print(f"\n{len(unexplained)} survivors are neither killed nor listed as equivalent")
+    mutmut = mutmut_executable() if diffs and unexplained else None
     for where, name in unexplained:
         if diffs:
-            mutmut = mutmut_executable()
             shown = subprocess.run([mutmut, "show", name], cwd=where, capture_output=True, text=True)
             print(shown.stdout.rstrip())
         else:

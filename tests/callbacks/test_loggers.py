@@ -54,12 +54,12 @@ def move(model, step):
 
 
 def drive(callback, model, steps_to, start=0, per_epoch=None, between=move):
-    """Keras's hook order for a fit from `start` to `steps_to`, one step per call."""
+    """Keras's hook order for a fit from `start` to `steps_to`, one step per call (a fit
+    counts its batches from 0, also when it resumes mid-epoch)."""
     callback.set_model(model)
     callback.on_train_begin()
-    epoch, batch = (start // per_epoch if per_epoch else 0), (start % per_epoch if per_epoch else start)
+    epoch, batch = (start // per_epoch if per_epoch else 0), 0
     callback.on_epoch_begin(epoch)
-    callback._epoch_start = start - batch
     for step in range(start + 1, steps_to + 1):
         between(model, step)
         model.optimizer.iterations.assign(step)
@@ -131,16 +131,15 @@ class TelemetryTest(TempDirTestCase):
                                    test=tf.data.Dataset.from_tensor_slices((IMAGES, LABELS)).batch(4),
                                    num_weights=num_weights, seed=seed, flush_every=4)
 
-    def run_recording(self, model, callback, start=0, end=None):
-        """Drives the callback; returns {step: kernel vector} and {step: rows on disk} after each step."""
-        vectors, on_disk = {start: kernel_vector(model)}, {}
+    def run_recording(self, model, callback, end=None):
+        """Drives the callback from step 0; returns {step: kernel vector} and {step: rows on disk} after each step."""
+        vectors, on_disk = {0: kernel_vector(model)}, {}
 
         def between(m, step):
-            if step - 1 > start or start == 0:
-                on_disk[step - 1] = [int(r["step"]) for r in csv_rows(telemetry.telemetry_path(self.dir))]
+            on_disk[step - 1] = [int(r["step"]) for r in csv_rows(telemetry.telemetry_path(self.dir))]
             move(m, step)
             vectors[step] = kernel_vector(m)
-        drive(callback, model, end or self.END, start=start, per_epoch=self.PER_EPOCH, between=between)
+        drive(callback, model, end or self.END, per_epoch=self.PER_EPOCH, between=between)
         return vectors, on_disk
 
     def test_rows_at_their_steps_match_a_direct_recomputation(self):

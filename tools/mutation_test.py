@@ -58,12 +58,12 @@ GROUPS = {
                  "keras_initstudy/pruning/layout.py"],
                 ["tests/pruning/test_masks_and_strategies.py", "tests/pruning/test_perturb.py",
                  "tests/pruning/test_config_and_layout.py"]),
-    # On demand only (--groups=pruning_loop): the round loop is tested end to end, 15-60 s
-    # per test, which makes this group take hours.
+    # the loop's parts and 2-round loops on a tiny MLP; test_rounds.py's papers-scale loops
+    # (15-60 s a test) would make every mutant take minutes
     "pruning_loop": (["keras_initstudy/pruning/rounds.py", "keras_initstudy/pruning/pretraining.py"],
-                     ["tests/pruning/test_rounds.py", "tests/pruning/test_pretraining.py"]),
+                     ["tests/pruning/test_loop_parts.py", "tests/pruning/test_pretraining.py::TasksTest"]),
 }
-DEFAULT_GROUPS = [g for g in GROUPS if g != "pruning_loop"]
+DEFAULT_GROUPS = list(GROUPS)
 
 # mutmut's exit-code verdicts (mutmut.stats.status_by_exit_code): a test failed (1, 3),
 # a timeout (SIGXCPU: 24, -24, 152, 255, or mutmut's 36), a crash (-11, -9).

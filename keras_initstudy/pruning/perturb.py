@@ -74,6 +74,7 @@ _register("init", lambda w_k, w_0, fresh, mask, rng: w_0)
 _register("init_signs", lambda w_k, w_0, fresh, mask, rng: _signs(w_0) * np.abs(w_k))
 _register("init_magnitudes", lambda w_k, w_0, fresh, mask, rng: _signs(w_k) * np.abs(w_0))
 _register("random_magnitudes", lambda w_k, w_0, fresh, mask, rng: _signs(w_k) * np.abs(fresh))
+FRESH_DRAWS = ("random", "random_magnitudes")  # the ones that use `fresh`: a draw of the model's initializer
 for _name, _groups in (("shuffle_layer", layer_groups), ("shuffle_unit", unit_groups),
                        ("shuffle_kernel", kernel_groups)):
     _register(_name, lambda w_k, w_0, fresh, mask, rng, g=_groups: shuffle_groups(w_k, mask, g(w_k.shape), rng))

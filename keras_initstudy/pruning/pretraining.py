@@ -36,13 +36,15 @@ def random_labels(split: Split, seed: int) -> Split:
 
 
 def blur(split: Split, factor: int) -> Split:
-    """Downsample by `factor` (area averaging) and upsample back (bilinear)."""
+    """Downsample by `factor` (area averaging) and upsample back (bilinear). Both are
+    averages of neighbouring pixels, so the values stay within the images' own range:
+    normalised images (--normalize) keep their negative values."""
     height, width = split.images.shape[1:3]
     small = (max(1, height // factor), max(1, width // factor))
     blurred = np.empty_like(split.images)
     for a in range(0, len(split), 4096):  # in chunks: resize materialises float copies
         shrunk = tf.image.resize(split.images[a:a + 4096], small, method="area")
-        blurred[a:a + 4096] = np.clip(tf.image.resize(shrunk, (height, width), method="bilinear").numpy(), 0, 1)
+        blurred[a:a + 4096] = tf.image.resize(shrunk, (height, width), method="bilinear").numpy()
     return Split(images=blurred, labels=split.labels)
 
 

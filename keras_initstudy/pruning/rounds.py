@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from keras_initstudy import (callbacks as callbacks_lib, datasets, determinism, errors, initializers, pipeline,
-                             rundir, seeds, steps, training, training_state)
+from keras_initstudy import (callbacks as callbacks_lib, datasets, determinism, errors, initializers, models,
+                             pipeline, rundir, seeds, steps, training, training_state)
 from keras_initstudy.callbacks.snapshots import variable_name, weights_by_path
 from keras_initstudy.pruning import masks as masks_lib
 from keras_initstudy.pruning import perturb, pretraining, strategies
@@ -77,24 +77,31 @@ def next_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, output_layer: s
 def perturb_survivors(cfg: PruneExperimentConfig, masks: masks_lib.Masks, name: str, initial: dict,
                       r: int) -> None:
     """Replaces the rewound values of every masked kernel by re-initialisation `name`
-    (perturb.py), keeping the mask; its random draws are seeded by round and layer."""
-    spec_text = getattr(cfg.model, "kernel_initializer", "glorot_uniform")
+    (perturb.py), keeping the mask; its random draws are seeded by round and layer (a
+    fresh draw comes from the model's --kernel_initializer)."""
     arrays = masks.numpy()
     for weight, variable in masks.variables.items():
         if not weight.endswith("/kernel"):
             continue
         seed = seeds.derive(cfg.training.seeds.init, "reinit", r, weight)
-        fresh = initializers.from_spec(spec_text, seed)(variable.shape, dtype=variable.dtype)
-        variable.assign(perturb.apply(name, variable.numpy(), initial[weight], np.asarray(fresh), arrays[weight],
+        fresh = (np.asarray(initializers.from_spec(cfg.model.kernel_initializer, seed)(variable.shape,
+                                                                                        dtype=variable.dtype))
+                 if name in perturb.FRESH_DRAWS else None)
+        variable.assign(perturb.apply(name, variable.numpy(), initial[weight], fresh, arrays[weight],
                                       np.random.default_rng(seed)))
     masks.apply()
 
 
-def check_reinitialisations(cfg: PruneExperimentConfig, info, per_epoch: int) -> None:
-    """Fails before any training if the model cannot take --reinit or a branch."""
+def check_reinitialisations(cfg: PruneExperimentConfig, info) -> None:
+    """Fails before any training if the model cannot take --reinit or a branch: a fresh
+    draw needs a model with one --kernel_initializer, a permutation the right kernels."""
     names = {cfg.pruning.reinit, *cfg.pruning.branch_names()} - {"none"}
+    draws = sorted(names & set(perturb.FRESH_DRAWS))
+    if draws and not hasattr(cfg.model, "kernel_initializer"):
+        raise errors.UserError(f"{', '.join(draws)} draw from the model's --kernel_initializer, which "
+                               f"{cfg.model.name} does not have (its layers each set their own)")
     if names:
-        spec = training.build(cfg, info, per_epoch)
+        spec = models.build(cfg.model, info, cfg.training.seeds)  # for its kernels' shapes: not compiled
         shapes = {n: tuple(v.shape) for n, v in spec.kernel_variables(spec.prunable).items()}
         for name in sorted(names):
             perturb.check(name, shapes)
@@ -121,9 +128,9 @@ def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: m
     return start
 
 
-def evaluate_on(model: keras.Model, split) -> dict:
-    loss, accuracy = model.evaluate(pipeline.eval_batches(split), verbose=0)
-    return {"loss": float(loss), "accuracy": float(accuracy)}
+def accuracy_on(model: keras.Model, split) -> float:
+    """The model's accuracy on `split` (in inference mode)."""
+    return float(model.evaluate(pipeline.eval_batches(split), verbose=0)[1])
 
 
 def round_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, masks: masks_lib.Masks, output_layer: str) -> None:
@@ -178,10 +185,10 @@ def prepare_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datase
     else:
         start = start_round(cfg, run_dir, r, spec, masks, rewind, per_epoch,
                             cfg.pruning.reinit if branch is None else branch)
-    # Every round ends at the schedule's end T (round 0 trains 0..T, later ones k..T); with the
-    # optimizer kept (reset_optimizer off) later rounds continue its step count for T - k steps.
-    length = end.iteration - (rewind if r else 0)
-    round_end = steps.Step(end.iteration if cfg.pruning.reset_optimizer else start + length, per_epoch)
+    # Round 0 trains 0..T and later ones T - k steps from the rewind point: k..T when the
+    # optimizer is rewound too (start = k), on from the previous round's count when it is
+    # kept (reset_optimizer off). Pre-training sets start = k = 0.
+    round_end = steps.Step(start + end.iteration - (rewind if r else 0), per_epoch)
     reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w at the round's start
     measurements = training.measurement_callbacks(spec, cfg, directory, reference, round_end, data,
                                                   telemetry=r == 0 and branch is None)
@@ -216,7 +223,7 @@ def round_record(r: int, directory: str, masks: masks_lib.Masks, model: keras.Mo
               "test_accuracy": float(history["test_accuracy"].iloc[-1]),
               "test_loss": float(history["test_loss"].iloc[-1]),
               "best_test_accuracy": float(best["test_accuracy"]), "best_epoch": float(best["epoch"]),
-              "train_eval_accuracy": evaluate_on(model, data.train)["accuracy"]}
+              "train_eval_accuracy": accuracy_on(model, data.train)}
     for name, (kept, size) in counts.items():
         record[f"remaining/{name}"] = kept
         record[f"fraction_remaining/{name}"] = kept / size
@@ -258,7 +265,7 @@ def schedule(cfg: PruneExperimentConfig, data: datasets.Dataset):
     if rewind >= end.iteration:
         raise errors.UserError(f"--rewind={cfg.pruning.rewind} is step {rewind}, not before the end of a round "
                                f"(step {end.iteration})")
-    check_reinitialisations(cfg, data.info, per_epoch)
+    check_reinitialisations(cfg, data.info)
     return per_epoch, end, rewind
 
 

@@ -265,11 +265,19 @@ class RewindTest(LoopTestCase):
 
     def test_a_fresh_draw_needs_a_model_with_one_kernel_initializer(self):
         data = tiny_data(size=8)
-        for changes in (dict(reinit="random"), dict(branches="init,random_magnitudes")):
-            cfg = tiny_cfg(self.dir, model="wide_resnet", **changes)
-            with self.assertRaisesRegex(errors.UserError, r"^random(_magnitudes)? draw from the model's "
-                                        r"--kernel_initializer, which wide_resnet does not have"):
+        wrn = dict(model="wide_resnet", wrn_depth=10, widen_factor=1)
+        for changes, drawn in ((dict(reinit="random"), "random"),
+                               (dict(reinit="random", branches="init,random_magnitudes"), "random, random_magnitudes")):
+            cfg = tiny_cfg(self.dir, **wrn, **changes)
+            with self.assertRaisesRegex(errors.UserError, rf"^{drawn} draw from the model's --kernel_initializer, "
+                                        r"which wide_resnet does not have \(its layers each set their own\)$"):
                 rounds.schedule(cfg, data)
+        rounds.check_reinitialisations(tiny_cfg(self.dir, **wrn, branches="init_magnitudes"), data.info)  # no draw
+        rounds.check_reinitialisations(tiny_cfg(self.dir, reinit="random"), data.info)  # the MLP has one
+        # nor does a perturbation without a fresh draw ask for it
+        spec, masks = self.built(tiny_cfg(self.dir))
+        initial = {n: v.numpy() for n, v in masks.variables.items()}
+        rounds.perturb_survivors(tiny_cfg(self.dir, **wrn), masks, "init_magnitudes", initial, 1)
 
     def test_the_rewind_step_must_come_before_the_end_of_a_round(self):
         data = tiny_data()
@@ -592,7 +600,7 @@ class TinyLoopTest(LoopTestCase):
         self.assertIn("round 1, branch init", lines)
         self.assertIn(f"training into {branch_dir}", lines)
         self.assertEqual(lines[-1], f"done: {run_dir}")
-        self.assertIn("val_accuracy", out.getvalue())  # verbose=1 by default: a progress bar
+        self.assertIn("━", out.getvalue())  # verbose=1 by default: a progress bar
         self.assertEqual([c.kwargs.get("branch") for c in trained.call_args_list], ["shuffle_unit", "init"])
         self.assertNotEmpty(probe.seen)
         self.assertNotIn(True, probe.seen)  # reopened: not marked done while the branch trains
@@ -607,9 +615,10 @@ class TinyLoopTest(LoopTestCase):
         self.assertEqual((branch["start_step"], branch["end_step"]), (6, 10))
         branch_final = np.load(rounds.final_weights_path(branch_dir))["hidden_1/kernel"]
         self.assertNotAllClose(branch_final, trunk)  # trained from w(0) at step k
+        changed = r"(rmsd|correlations): False -> True"
         with self.assertRaisesRegex(errors.UserError, rf"^{re.escape(run_dir)} was recorded with other instruments "
-                                    r"\(rmsd: False -> True\): add branches with the same instrument flags$"):
-            rounds.run(cfg.replace(branches="init_magnitudes", rmsd=True), verbose=0, dataset=data)
+                                    rf"\({changed}; {changed}\): add branches with the same instrument flags$"):
+            rounds.run(cfg.replace(branches="init_magnitudes", rmsd=True, correlations=True), verbose=0, dataset=data)
         self.assertTrue(rundir.is_done(run_dir))
 
     def test_imp_after_rotation_pretraining_keeps_w0s_real_head_and_sparse_rounds_pretrain_their_own(self):

@@ -2,7 +2,7 @@
 the bugs they are there for?
 
     pip install -e ".[mutation]"
-    python tools/mutation_test.py                       # every default group
+    python tools/mutation_test.py                       # every group
     python tools/mutation_test.py --groups=masks,idx    # some groups
     python tools/mutation_test.py --report_only         # re-read the last run
 
@@ -63,7 +63,6 @@ GROUPS = {
     "pruning_loop": (["keras_initstudy/pruning/rounds.py", "keras_initstudy/pruning/pretraining.py"],
                      ["tests/pruning/test_loop_parts.py", "tests/pruning/test_pretraining.py::TasksTest"]),
 }
-DEFAULT_GROUPS = list(GROUPS)
 
 # mutmut's exit-code verdicts (mutmut.stats.status_by_exit_code): a test failed (1, 3),
 # a timeout (SIGXCPU: 24, -24, 152, 255, or mutmut's 36), a crash (-11, -9).
@@ -71,7 +70,7 @@ KILLED = {1, 3, 24, -24, 36, 152, 255, -11, -9}
 NOT_RUN = {None, 2, 34}  # not checked, interrupted, skipped
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("groups", DEFAULT_GROUPS, f"groups to run, of: {', '.join(GROUPS)}")
+flags.DEFINE_list("groups", list(GROUPS), f"groups to run (default: all), of: {', '.join(GROUPS)}")
 flags.DEFINE_string("workdir", str(ROOT / "mutation_runs"), "scratch directory, one folder per group")
 flags.DEFINE_integer("max_children", os.cpu_count() or 2, "mutants tested at once", lower_bound=1)
 flags.DEFINE_bool("report_only", False, "do not run mutmut; report the last run's results")

@@ -35,10 +35,14 @@ def flat(variables) -> np.ndarray:
     return np.concatenate([np.asarray(v.numpy(), np.float64).reshape(-1) for v in variables])
 
 
+def clipped_cosine(dot: float, norms: float) -> float:
+    """dot / norms clipped to [-1, 1], where rounding can push it just outside; 1 when norms is 0."""
+    return float(np.clip(dot / norms, -1.0, 1.0)) if norms else 1.0
+
+
 def l2_and_cosine(a: np.ndarray, b: np.ndarray):
     """||a - b|| and a.b / (||a|| ||b||) (cosine 1 for two zero vectors)."""
-    norms = np.linalg.norm(a) * np.linalg.norm(b)
-    return float(np.linalg.norm(a - b)), float(np.clip(a @ b / norms, -1.0, 1.0)) if norms else 1.0
+    return float(np.linalg.norm(a - b)), clipped_cosine(a @ b, np.linalg.norm(a) * np.linalg.norm(b))
 
 
 def telemetry_dir(run_dir: str) -> str:

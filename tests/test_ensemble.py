@@ -18,6 +18,7 @@ from tensorflow.python.framework import config as tf_config
 from keras_initstudy import callbacks, config, datasets, grid, pipeline, rundir, sweep, training
 from keras_initstudy.analysis import regimes
 from keras_initstudy.ensemble import fanout, grouping, layers, runner, stack
+from tests import tb_events
 from tests.class_tempdir import ClassTempDirTestCase
 
 SMALL = dict(width=16, epochs=2, nondeterminism="deterministic", snapshots="0,1,2", rmsd_every_steps=10)
@@ -225,6 +226,28 @@ class PruneEnsembleTest(ClassTempDirTestCase):
             self.assertAllClose(table["test_accuracy"], expected["test_accuracy"], atol=2e-3)
         masks = [rundir.read_npz(os.path.join(layout.round_dir(d, 2), "mask.npz")) for d in self.runs["together"]]
         self.assertNotAllEqual(masks[0]["hidden_1/kernel"], masks[1]["hidden_1/kernel"])
+
+
+class EnsembleAcrossSegmentsTest(ClassTempDirTestCase):
+    """Issue 24: a rewind point inside an epoch makes a round two fits (loop.segments: 30..47, 47..94);
+    the members' TensorBoard writers, closed at the first fit's end, must be opened anew for the second."""
+
+    def test_two_seeds_rewound_mid_epoch_finish_every_round(self):
+        from keras_initstudy.pruning import layout
+        from keras_initstudy.pruning.config import PruneExperimentConfig
+        base = PruneExperimentConfig().replace(
+            output_dir=self.out, model="mlp", width=8, epochs=2, rounds=2, rewind="30it", rmsd=False,
+            nondeterminism="deterministic", correlations=False, weight_images=False, snapshots="none")
+        configs = grid.expand(base, grid.parse_axes(["seed=0,1"], PruneExperimentConfig))
+        dirs, failures = sweep.run_grid(configs, "prune", progress=False, ensemble_size=2)
+        tf_config.disable_op_determinism()
+        self.assertEqual(failures, [])
+        for d in dirs:
+            self.assertEqual(pd.read_csv(os.path.join(d, "summary.csv"))["round"].tolist(), [0, 1])
+            validation = os.path.join(rundir.tensorboard_dir(layout.round_dir(d, 1)), "validation")
+            epochs = sorted(e.step for e in tb_events.events(validation)
+                            for v in e.summary.value if v.tag == "epoch_accuracy")
+            self.assertEqual(epochs, [0, 1])  # Keras's epoch index: both epochs of round 1's two fits
 
 
 class MemberLogsTest(tf.test.TestCase):

@@ -60,6 +60,14 @@ class MemberCallbacks(clock.StepCallback):
     def acts_at(self, step: int) -> bool:
         return any(m.acts_at(step) for m in self.members)
 
+    def set_model(self, model):
+        """Each fit hands its callbacks the model again (loop.train_steps fits once per segment),
+        and Keras's TensorBoard opens its writers anew there after closing them at the last
+        train end: the members' callbacks get their own model at every fit, as in a single run."""
+        super().set_model(model)
+        for m in self.members:
+            m.hooks.set_model(m.model)
+
     def set_params(self, params):
         super().set_params(params)
         for m in self.members:

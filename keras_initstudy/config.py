@@ -54,8 +54,8 @@ class DataConfig:
                            "no files).", choices=datasets.names())
     data_dir: Optional[str] = setting(None, "Folder with the dataset's files (idx .gz, cifar-10-batches-py, "
                                       "HASYv2.tar.bz2) or TFDS's data_dir.", hashed=False)
-    download: bool = setting(True, "Let TensorFlow Datasets download data that is not found locally.",
-                             hashed=False)
+    download: bool = setting(False, "Download through TensorFlow Datasets what --data_dir lacks (without "
+                             "--data_dir a download is always tried).", hashed=False)
     validation_split: float = setting(0.0, "Fraction of the training split held out for validation, chosen by "
                                       "the data seed and evaluated every epoch (paper 001 §3.1); 0: none.",
                                       between(0.0, 0.5))

@@ -129,4 +129,4 @@ def main(argv):
 if __name__ == "__main__":
     flagdefs.define_train_flags()
     define_compare_flags()
-    app.run(main)
+    app.run(main, flags_parser=flagdefs.parser("determinism_compare", __doc__, [config_lib.ExperimentConfig]))

@@ -1,8 +1,10 @@
 """Executors: run a list of configs with a runner, one after another here, or as Ray tasks.
 
-    for index, outcome in executor.run(runner_name, configs, ensemble_size=10): ...
+    for finished in executor.run(runner_name, configs, ensemble_size=10):
+        for index, outcome in finished: ...
 
-`outcome` is the run directory, or a Failure. With ensemble_size > 1, configs that
+Each item is one group's outcomes, which finish together: (index, outcome) pairs, an
+outcome being the run directory or a Failure. With ensemble_size > 1, configs that
 differ only in their seeds train together as seed ensembles of up to that many
 (ensemble/grouping.py); each still gets its own run directory and outcome. Finished runs are not given to the
 executor (the sweep skips them), and every run resumes from its own checkpoint, so
@@ -84,7 +86,7 @@ def run_group(runner_name: str, cfgs: Sequence, dataset=None) -> List[Union[str,
 
 class LocalExecutor:
     def run(self, runner_name: str, configs: Sequence,
-            ensemble_size: int = 1) -> Iterator[Tuple[int, Union[str, Failure]]]:
+            ensemble_size: int = 1) -> Iterator[List[Tuple[int, Union[str, Failure]]]]:
         import keras
         from keras_initstudy import datasets
         loaded = {}
@@ -99,7 +101,7 @@ class LocalExecutor:
                 outcomes = [_failure(e)] * len(group)
             finally:
                 keras.backend.clear_session()
-            yield from zip(group, outcomes)
+            yield list(zip(group, outcomes))
 
 
 TASK_NAME = "keras_initstudy_run"  # also the worker's process title while it runs: ray::keras_initstudy_run
@@ -139,7 +141,7 @@ class RayExecutor:
             ray.init(**kwargs)
 
     def run(self, runner_name: str, configs: Sequence,
-            ensemble_size: int = 1) -> Iterator[Tuple[int, Union[str, Failure]]]:
+            ensemble_size: int = 1) -> Iterator[List[Tuple[int, Union[str, Failure]]]]:
         ray = self.ray
         task = ray.remote(max_calls=1)(_ray_task).options(  # max_calls=1: a fresh worker process per run
             num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
@@ -155,7 +157,7 @@ class RayExecutor:
             except Exception as e:  # RayTaskError wraps the run's own exception; WorkerCrashedError: retries spent
                 cause = getattr(e, "cause", None) or e
                 outcomes = [Failure(_one_line(cause), str(e))] * len(group)
-            yield from zip(group, outcomes)
+            yield list(zip(group, outcomes))
 
 
 def make(name: str, **kwargs) -> Union[LocalExecutor, RayExecutor]:

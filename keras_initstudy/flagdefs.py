@@ -8,12 +8,13 @@ default whose help lists each model's; an unset flag leaves the model's default.
 """
 import dataclasses
 import sys
-from typing import Dict, List, Tuple
+import textwrap
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import flags
 
 from keras_initstudy import config as config_lib
-from keras_initstudy import errors, models, settings
+from keras_initstudy import errors, models, quiet, settings
 
 ALIASES = {"snapshot_epochs": "snapshots"}  # old name -> field (flagfiles written before steps)
 
@@ -43,7 +44,16 @@ def _define(cls, field, default, help_text, fv) -> None:
         flags.DEFINE_string(field.name, default, help_text, flag_values=fv)
     check = field.metadata.get("check")
     if check is not None:
-        flags.register_validator(field.name, lambda v, c=check: v is None or c(v), check.message, flag_values=fv)
+        flags.register_validator(field.name, lambda v, c=check: v is None or _passes(c, v), check.message,
+                                 flag_values=fv)
+
+
+def _passes(check: settings.Check, value) -> bool:
+    """check(value), with the reason a parser gave for refusing it added to the message."""
+    try:
+        return bool(check.test(value))
+    except (TypeError, ValueError) as e:
+        raise flags.ValidationError(f"{check.message} ({e})") from None
 
 
 def define_train_flags(fv: flags.FlagValues = flags.FLAGS, config_cls=config_lib.ExperimentConfig) -> None:
@@ -98,7 +108,7 @@ def config_or_exit(program: str, argv, fv: flags.FlagValues = flags.FLAGS,
                    config_cls=config_lib.ExperimentConfig) -> config_lib.ExperimentConfig:
     """The binaries' shared start: stray arguments, flags of another model or runner and
     invalid combinations end the program with one line '<program>: error: ...';
-    otherwise the resolved config."""
+    otherwise the resolved config, with TensorFlow started (quiet.start_tensorflow)."""
     if len(argv) > 1:
         sys.exit(f"{program}: error: unexpected arguments {' '.join(argv[1:])} (flags start with --)")
     misplaced = misplaced_model_flags(fv, config_cls)
@@ -108,9 +118,11 @@ def config_or_exit(program: str, argv, fv: flags.FlagValues = flags.FLAGS,
     if foreign:
         sys.exit(f"{program}: error: {', '.join(foreign)} does not apply to this runner")
     try:
-        return config_from_flags(fv, config_cls)
+        cfg = config_from_flags(fv, config_cls)
     except settings.ConfigError as e:
         sys.exit(f"{program}: error: {e}")
+    quiet.start_tensorflow()  # the flags are valid: TensorFlow starts, without its start-up noise
+    return cfg
 
 
 def run_or_exit(program: str, run, cfg, resume_hint: str) -> None:
@@ -137,3 +149,66 @@ def config_from_flags(fv: flags.FlagValues = flags.FLAGS,
                                        f"{fv['nondeterminism'].value}")
         values["nondeterminism"] = "deterministic"
     return config_cls.from_flat(values)
+
+
+# --help's groups: a config section's flags under its title, in this order, then the binary's own.
+SECTION_TITLES = {"data": "data", "model": "model", "training": "training (optimizer, schedule, seeds, precision)",
+                  "measure": "instruments", "pruning": "pruning", "run": "run directory"}
+HELP_ARGUMENTS = ("--help", "-help", "--helpshort", "-helpshort", "-?")
+
+
+def flag_groups(fv: flags.FlagValues, program: str, config_classes: Sequence[type] = ()) -> Dict[str, list]:
+    """The binary's flags (absl's own left out) by group title: config sections, then `program`'s."""
+    section_of = {}
+    for config_cls in config_classes:
+        section_of.update({"model": "model", "deterministic": "training"})
+        section_of.update({f.name: "model" for _, f in settings.fields_of(models.config_classes())})
+        for section, section_cls in config_cls.FIXED.items():
+            section_of.update({f.name: section for f in dataclasses.fields(section_cls)})
+    groups: Dict[str, list] = {title: [] for title in SECTION_TITLES.values()}
+    groups[program] = []
+    for module, module_flags in fv.flags_by_module_dict().items():
+        if module.startswith(("absl.", "tensorflow")):  # absl's own, and TFDS's debug flags
+            continue
+        for flag in module_flags:
+            if flag.name in ALIASES:
+                continue
+            title = SECTION_TITLES[section_of[flag.name]] if flag.name in section_of else program
+            groups[title].append(flag)
+    return {title: sorted(found, key=lambda f: f.name) for title, found in groups.items() if found}
+
+
+def describe_flag(flag) -> str:
+    """'  --[no]name: help <a|b> (default: x)', wrapped under its name."""
+    name = f"--[no]{flag.name}" if flag.boolean else f"--{flag.name}"
+    text = flag.help  # absl puts an enum's choices first
+    if flag.default is not None:
+        text += f" (default: {flag.default_as_str})"
+    return textwrap.fill(f"{name}: {text}", width=100, initial_indent="  ", subsequent_indent="      ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def help_text(fv: flags.FlagValues, program: str, doc: str, config_classes: Sequence[type] = ()) -> str:
+    """The binary's docstring, then its own flags by group (--helpfull lists absl's too)."""
+    parts = [doc.strip(), ""]
+    for title, found in flag_groups(fv, program, config_classes).items():
+        parts += [f"{title}:", *(describe_flag(f) for f in found), ""]
+    parts.append("--flagfile=FILE reads flags from FILE (flags/ holds one per paper experiment); "
+                 "--helpfull lists absl's flags too.")
+    return "\n".join(parts)
+
+
+def parser(program: str, doc: Optional[str] = None, config_classes: Sequence[type] = (),
+           fv: flags.FlagValues = flags.FLAGS) -> Callable[[List[str]], List[str]]:
+    """app.run's flags_parser for a binary: --help prints help_text and exits 0; a bad flag
+    ends the program with one line '<program>: error: ...' (status 1), before TensorFlow."""
+    def parse(argv: List[str]) -> List[str]:
+        given = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+        if any(a in HELP_ARGUMENTS for a in given):
+            print(help_text(fv, program, doc or sys.modules["__main__"].__doc__ or "", config_classes))
+            sys.exit(0)
+        try:
+            return fv(argv)
+        except flags.Error as e:
+            sys.exit(f"{program}: error: {' '.join(str(e).split())} (--help lists the flags)")
+    return parse

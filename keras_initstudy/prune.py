@@ -34,4 +34,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flagdefs.define_train_flags(config_cls=PruneExperimentConfig)
-    app.run(main)
+    app.run(main, flags_parser=flagdefs.parser("prune", __doc__, [PruneExperimentConfig]))

@@ -115,4 +115,4 @@ def run_grid(path: str) -> None:
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=flagdefs.parser("replicate_features", __doc__))

@@ -16,6 +16,7 @@ snapshot epochs) and <experiment>-failures.csv if any run failed.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -67,7 +68,8 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
-    """One line per finished run: done / total, failures, elapsed, estimated time left."""
+    """One line per finished group of runs (an ensemble's members finish together): done /
+    total, failures, elapsed, estimated time left at the rate of the runs trained so far."""
 
     def __init__(self, total: int, skipped: int, stream=sys.stdout):
         self.total, self.done, self.failed, self.skipped = total, skipped, 0, skipped
@@ -81,35 +83,54 @@ class Progress:
         return (f"sweep: {self.done}/{self.total} runs done ({self.skipped} already finished), "
                 f"{self.failed} failed, {_clock(elapsed)} elapsed, about {left} left")
 
-    def update(self, failed: bool) -> None:
-        self.done += 1
-        self.failed += int(failed)
+    def update(self, finished: int, failed: int = 0) -> None:
+        self.done += finished
+        self.failed += failed
         print(self.line(), file=self.stream, flush=True)
 
 
 def run_grid(configs, runner_name: str = "train", executor=None, progress: bool = True, ensemble_size: int = 1):
     """Runs every config not yet finished, those differing only in seeds as ensembles of up
-    to ensemble_size; returns (run_dirs in grid order, failure rows)."""
+    to ensemble_size; returns (run_dirs in grid order, failure rows). Each failure's cause
+    is printed when it happens; a run that failed here because another process held it, and
+    that the other process finished, counts as finished."""
     executor = executor or executors.LocalExecutor()
     configs = executors.absolute_paths(configs)
     complete = runners.get(runner_name).is_complete
     todo = [i for i, c in enumerate(configs) if not complete(c, rundir.path_for(c))]
     tracker = Progress(len(configs), len(configs) - len(todo)) if progress else None
     outcomes = {i: rundir.path_for(c) for i, c in enumerate(configs) if i not in todo}
-    for position, outcome in executor.run(runner_name, [configs[i] for i in todo], ensemble_size=ensemble_size):
-        outcomes[todo[position]] = outcome
+    for finished in executor.run(runner_name, [configs[i] for i in todo], ensemble_size=ensemble_size):
+        failed = 0
+        for position, outcome in finished:
+            cfg = configs[todo[position]]
+            outcomes[todo[position]] = outcome
+            if isinstance(outcome, executors.Failure):
+                failed += 1
+                print(f"sweep: {cfg.run_name()} failed: {outcome.error}", file=sys.stderr, flush=True)
         if tracker:
-            tracker.update(isinstance(outcome, executors.Failure))
+            tracker.update(len(finished), failed)
     run_dirs, failures = [], []
     for i, cfg in enumerate(configs):
         outcome = outcomes[i]
-        if isinstance(outcome, executors.Failure):
+        if isinstance(outcome, executors.Failure) and not complete(cfg, rundir.path_for(cfg)):
             failures.append({"run_name": cfg.run_name(), **{k: v for k, v in cfg.flat().items()
                                                           if k in ("dataset", "model", "seed")},
                              "error": outcome.error, "traceback": outcome.traceback})
         else:
-            run_dirs.append(outcome)
+            run_dirs.append(rundir.path_for(cfg) if isinstance(outcome, executors.Failure) else outcome)
     return run_dirs, failures
+
+
+def write_failures(failures, prefix: str) -> None:
+    """<prefix>.csv and .parquet describe this sweep's failures only: written when there are
+    some, removed when there are none (a clean rerun leaves no earlier sweep's failures)."""
+    if failures:
+        rundir.write_table(pd.DataFrame(failures), prefix)
+        return
+    for suffix in (".csv", ".parquet"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(prefix + suffix)
 
 
 def define_runner_flags(fv=FLAGS):
@@ -137,8 +158,7 @@ def main(argv):
         size = FLAGS.ensemble_size or ensemble_grouping.default_size()
         run_dirs, failures = run_grid(configs, FLAGS.runner, executor, ensemble_size=size)
         rundir.write_table(runners.get(FLAGS.runner).table(run_dirs), prefix)
-        if failures:
-            rundir.write_table(pd.DataFrame(failures), failures_prefix + "-failures")
+        write_failures(failures, failures_prefix + "-failures")
     print(f"table: {prefix}.csv, {prefix}.parquet ({len(run_dirs)} runs)")
     if failures:
         sys.exit(f"sweep: {len(failures)} of {len(configs)} runs failed; see {failures_prefix}-failures.csv "
@@ -148,4 +168,4 @@ def main(argv):
 if __name__ == "__main__":
     define_runner_flags()
     define_sweep_flags()
-    app.run(main)
+    app.run(main, flags_parser=flagdefs.parser("sweep", __doc__, [runners.config_class(n) for n in runners.names()]))

@@ -15,6 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ star
 
 from absl import app, flags  # noqa: E402
 
+from keras_initstudy import config as config_lib  # noqa: E402
 from keras_initstudy import flagdefs, lazy  # noqa: E402
 
 training = lazy.module("keras_initstudy.training")  # TensorFlow: imported once the flags are valid
@@ -29,4 +30,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flagdefs.define_train_flags()
-    app.run(main)
+    app.run(main, flags_parser=flagdefs.parser("train", __doc__, [config_lib.ExperimentConfig]))

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import config, errors, rundir, training
+from keras_initstudy import config, errors, quiet, rundir, training
 
 SMALL = dict(width=8, epochs=1, snapshots="none", weight_images=False, nondeterminism="deterministic")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -219,9 +219,22 @@ sys.argv = sys.argv[1:]
 try:
     runpy.run_module("keras_initstudy." + sys.argv[0], run_name="__main__")
 except SystemExit as e:
-    print(repr(e.code), "tensorflow" in sys.modules, type(sys.modules.get("keras")).__name__,
+    code = e.code
+    if isinstance(code, str):  # as the interpreter does: the message to stderr, status 1
+        sys.stderr.write(code + "\\n")
+        code = 1
+    print(repr(code), "tensorflow" in sys.modules, type(sys.modules.get("keras")).__name__,
           round(time.monotonic() - start, 2))
 """
+BINARIES = ("train", "prune", "sweep", "determinism_compare", "replicate_features")
+
+
+def flag_check(*args):
+    """(exit status, TensorFlow imported, Keras module type, stderr) of a binary given `args`."""
+    done = subprocess.run([sys.executable, "-c", FLAG_CHECK, *args], env=ENV, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    code, tensorflow_imported, keras_module, _ = done.stdout.split()[-4:]
+    return int(code), tensorflow_imported == "True", keras_module, done.stderr
 
 
 class FlagRejectionTest(tf.test.TestCase):
@@ -229,17 +242,94 @@ class FlagRejectionTest(tf.test.TestCase):
     def test_every_binary_rejects_a_bad_flag_before_importing_tensorflow(self):
         procs = {binary: subprocess.Popen([sys.executable, "-c", FLAG_CHECK, binary, "--widht=3"], env=ENV, cwd=ROOT,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for binary in ("train", "prune", "sweep", "determinism_compare", "replicate_features")}
+                 for binary in BINARIES}
         for binary, proc in procs.items():
             stdout, stderr = proc.communicate(timeout=120)
             code, tensorflow_imported, keras_module, seconds = stdout.split()
             self.assertEqual(code, "1", msg=binary)
-            self.assertIn("widht", stderr, msg=binary)
+            # one line (issue 24.6), not absl's two-line 'FATAL Flags parsing error'
+            self.assertLen(stderr.splitlines(), 1, msg=binary)
+            self.assertRegex(stderr, f"^{binary}: error: Unknown command line flag 'widht'.* "
+                                     r"\(--help lists the flags\)\n$", msg=binary)
             self.assertEqual((tensorflow_imported, keras_module), ("False", "NoneType"), msg=binary)  # no keras
-        rejected = subprocess.run([sys.executable, "-c", FLAG_CHECK, "train", "--model=constnet", "--num_blocks=4"],
-                                  env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=120)
-        self.assertIn("multiple of 3", rejected.stderr)  # a config-level check: still before TensorFlow
-        self.assertEqual(rejected.stdout.split()[1:3], ["False", "NoneType"])
+        code, tensorflow_imported, keras_module, stderr = flag_check("train", "--model=constnet", "--num_blocks=4")
+        self.assertIn("multiple of 3", stderr)  # a config-level check: still before TensorFlow
+        self.assertEqual((tensorflow_imported, keras_module), (False, "NoneType"))
+
+    def test_unknown_activations_and_initializers_are_rejected_before_tensorflow(self):
+        for flag, reason in (("--activation=relux", "unknown activation 'relux'"),
+                             ("--kernel_initializer=glorot_unifrom", "unknown initializer 'glorot_unifrom'"),
+                             ("--kernel_initializer=random_normal(stdev=1)", "random_normal takes mean, stddev, "
+                                                                             "not stdev"),
+                             ("--activation=leaky_relu(alpha=0.1)", "leaky_relu takes negative_slope, not alpha")):
+            with self.subTest(flag):
+                code, tensorflow_imported, keras_module, stderr = flag_check("train", flag)
+                self.assertEqual(code, 1)
+                self.assertLen(stderr.splitlines(), 1)
+                self.assertStartsWith(stderr, f"train: error: flag {flag}: ")
+                self.assertIn(f"({reason}", stderr)
+                self.assertEqual((tensorflow_imported, keras_module), (False, "NoneType"))
+
+    def test_help_lists_the_binarys_own_flags_by_group_with_defaults(self):
+        for binary, groups in (("train", ["data:", "model:", "training (optimizer, schedule, seeds, precision):",
+                                          "instruments:", "run directory:"]),
+                               ("prune", ["data:", "model:", "training (optimizer, schedule, seeds, precision):",
+                                          "instruments:", "pruning:", "run directory:"]),
+                               ("sweep", ["data:", "model:", "training (optimizer, schedule, seeds, precision):",
+                                          "instruments:", "pruning:", "run directory:", "sweep:"]),
+                               ("replicate_features", ["replicate_features:"])):
+            with self.subTest(binary):
+                for argument in ("--help", "--helpshort"):
+                    done = subprocess.run([sys.executable, "-m", f"keras_initstudy.{binary}", argument], env=ENV,
+                                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+                    self.assertEqual(done.returncode, 0)
+                    self.assertEqual([line for line in done.stdout.splitlines() if line.endswith(":")
+                                      and not line.startswith(" ") and line.split(":")[0] in
+                                      {g.rstrip(":") for g in groups}], groups)
+                    self.assertNotIn("--tfds_debug_list_dir", done.stdout)  # not the binary's
+                    self.assertNotIn("--logtostderr", done.stdout)  # absl's: --helpfull
+        train_help = subprocess.run([sys.executable, "-m", "keras_initstudy.train", "--help"], env=ENV, cwd=ROOT,
+                                    capture_output=True, text=True, timeout=120).stdout
+        self.assertRegex(train_help, r"data:\n  --data_dir: ")
+        self.assertRegex(train_help, r"  --learning_rate: Learning rate \(paper 000 §3: 0.1\). \(default: '0.1'\)")
+        self.assertIn("--[no]deterministic", train_help.split("training (")[1].split("instruments:")[0])
+
+
+class QuietStartTest(tf.test.TestCase):
+
+    def test_a_missing_data_dir_is_one_line_with_no_start_up_noise(self):
+        """Issues 24.3 and 24.6: TensorFlow starts without its CUDA lines, and a --data_dir without
+        the files is refused at once (no download tried), naming them, creating nothing."""
+        missing = os.path.join(self.get_temp_dir(), "misspelt")
+        done = subprocess.run([sys.executable, "-m", "keras_initstudy.train", "--dataset=fashion_mnist",
+                               f"--data_dir={missing}", f"--output_dir={self.get_temp_dir()}"],
+                              env=dict(ENV, TF_CPP_MIN_LOG_LEVEL="0"), cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(done.stderr.splitlines(), [
+            f"train: error: fashion_mnist: {missing} (no such folder) lacks train-images-idx3-ubyte, "
+            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (.gz or not), and holds no "
+            f"TensorFlow Datasets copy ({missing}/fashion_mnist); put the files there, or add --download to "
+            "fetch fashion_mnist"])
+        self.assertFalse(os.path.exists(missing))
+
+    def test_what_is_held_back(self):
+        lines = ["WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+                 "I0000 00:00:17.5 1 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not "
+                 "be used.",
+                 "E0000 00:00:17.6 1 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
+                 "W0000 something else the user should see"]
+        self.assertEqual(quiet.passed_on(lines, gpus_found=False, gpu_present=False), lines[3:])
+        self.assertEqual(quiet.passed_on(lines, gpus_found=True, gpu_present=True), lines[3:])
+        # a GPU that TensorFlow cannot use: the CUDA lines say why
+        self.assertEqual(quiet.passed_on(lines, gpus_found=False, gpu_present=True), lines)
+
+    def test_retracing_warnings_are_dropped(self):
+        quiet.start_tensorflow()
+        with self.assertLogs(tf.get_logger(), "WARNING") as logged:
+            tf.get_logger().warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
+            tf.get_logger().warning("kept")
+        self.assertEqual([r.getMessage() for r in logged.records], ["kept"])
 
 
 class InterruptTest(tf.test.TestCase):

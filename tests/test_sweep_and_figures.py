@@ -1,15 +1,17 @@
 """The sweep binary end to end (skips finished runs, records failures) and every
 tools/ figure script on its output."""
+import contextlib
 import io
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import pandas as pd
 import tensorflow as tf
 
 from tests.class_tempdir import ClassTempDirTestCase
-from keras_initstudy import config, grid, settings, sweep
+from keras_initstudy import config, executors, grid, rundir, settings, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -27,26 +29,66 @@ class SweepTest(tf.test.TestCase):
                                                  snapshots="none", weight_images=False)
         good = grid.expand(base, grid.parse_axes(["seed=0..1"]))
         bad = base.replace(dataset="mnist", data_dir=self.get_temp_dir(), download=False)
-        run_dirs, failures = sweep.run_grid([good[0], bad, good[1]], progress=False)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            run_dirs, failures = sweep.run_grid([good[0], bad, good[1]], progress=False)
         self.assertLen(run_dirs, 2)
         self.assertLen(failures, 1)
         self.assertStartsWith(failures[0]["error"], "DataError")
         self.assertEqual(failures[0]["run_name"], bad.run_name())
+        # the cause is printed as it happens, not only counted
+        self.assertIn(f"sweep: {bad.run_name()} failed: DataError: mnist: ", err.getvalue())
         stamp = os.path.getmtime(os.path.join(run_dirs[0], "DONE"))
         again, _ = sweep.run_grid(good, progress=False)
         self.assertEqual(again, run_dirs)
         self.assertEqual(os.path.getmtime(os.path.join(run_dirs[0], "DONE")), stamp)
 
+    def test_a_run_another_sweep_finished_is_not_a_failure(self):
+        """Two sweeps into one folder: the one that found a run locked reports it failed, but
+        once the other has finished it, it is a finished run, not a failure."""
+        base = config.ExperimentConfig().replace(output_dir=self.get_temp_dir(), epochs=1, width=4,
+                                                 snapshots="none", weight_images=False)
+
+        class OtherProcessFinishesIt:
+            def run(self, runner_name, configs, ensemble_size=1):
+                for finished in executors.LocalExecutor().run(runner_name, configs):
+                    yield [(i, executors.Failure("RunInProgress: held by another process", "")) for i, _ in finished]
+
+        with contextlib.redirect_stderr(io.StringIO()):
+            run_dirs, failures = sweep.run_grid([base], executor=OtherProcessFinishesIt(), progress=False)
+        self.assertEqual(failures, [])
+        self.assertEqual(run_dirs, [rundir.path_for(executors.absolute_paths([base])[0])])
+
+    def test_the_failures_file_describes_the_last_sweep_only(self):
+        prefix = os.path.join(self.get_temp_dir(), "exp-failures")
+        sweep.write_failures([{"run_name": "a", "error": "E"}], prefix)
+        self.assertEqual(pd.read_csv(prefix + ".csv")["run_name"].tolist(), ["a"])
+        sweep.write_failures([{"run_name": "b", "error": "E"}], prefix)
+        self.assertEqual(pd.read_csv(prefix + ".csv")["run_name"].tolist(), ["b"])
+        sweep.write_failures([], prefix)
+        self.assertFalse(os.path.exists(prefix + ".csv"))
+        self.assertFalse(os.path.exists(prefix + ".parquet"))
+        sweep.write_failures([], prefix)  # nothing to remove: fine
+
     def test_progress_line(self):
         out = io.StringIO()
         progress = sweep.Progress(total=4, skipped=1, stream=out)
-        progress.update(failed=False)
-        progress.update(failed=True)
+        progress.update(1)
+        progress.update(1, failed=1)
         lines = out.getvalue().splitlines()
         self.assertRegex(lines[0], r"^sweep: 2/4 runs done \(1 already finished\), 0 failed, "
                                    r"0:00:\d\d elapsed, about 0:00:\d\d left$")
         self.assertIn("3/4 runs done (1 already finished), 1 failed", lines[1])
         self.assertIn("about unknown left", sweep.Progress(total=2, skipped=0).line())
+
+    def test_an_ensemble_finishing_counts_at_its_members_rate(self):
+        """10 seeds that trained together for 100 s: 10 more take about 100 s, not 1,900."""
+        out = io.StringIO()
+        with mock.patch.object(sweep.time, "perf_counter", side_effect=[0.0, 100.0]):
+            progress = sweep.Progress(total=20, skipped=0, stream=out)
+            progress.update(10)
+        self.assertIn("10/20 runs done (0 already finished), 0 failed, 0:01:40 elapsed, about 0:01:40 left",
+                      out.getvalue())
 
 
 class GridTest(tf.test.TestCase):

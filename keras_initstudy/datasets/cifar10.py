@@ -84,4 +84,4 @@ def load_cifar10(data_dir: Optional[str], download: bool) -> base.Dataset:
     if folder is not None:
         return load_batches_dir(folder)
     return tfds_source.load("cifar10", CLASSES, data_dir, download,
-                            hint="or put the cifar-10-batches-py folder in --data_dir")
+                            missing=["cifar-10-batches-py/ (or its batch files)"])

@@ -10,7 +10,6 @@ hasyv2_checks.py verifies the archive and this layout before any example is writ
 Labels are row indices 0..368 of symbols.csv; class names are the LaTeX strings.
 Paper 000 §3 uses the classification task's fold 1 (about 151k train / 17k test).
 """
-import contextlib
 import csv
 import io
 import os
@@ -20,11 +19,10 @@ from typing import Dict, Iterator, Optional
 
 import numpy as np
 import tensorflow_datasets as tfds
-from absl import logging
 from etils import epath
 
 from keras_initstudy import errors
-from keras_initstudy.datasets import base, hasyv2_checks
+from keras_initstudy.datasets import base, hasyv2_checks, tfds_source
 
 ARCHIVE_NAME = "HASYv2.tar.bz2"
 URL = hasyv2_checks.URL  # registered in checksums.tsv: TFDS verifies its download
@@ -136,16 +134,6 @@ def manual_dir_for(data_dir: Optional[str]) -> str:
     return os.path.join(tfds_dir, "downloads", "manual")
 
 
-@contextlib.contextmanager
-def _quiet_tfds():
-    old = logging.get_verbosity()
-    logging.set_verbosity(logging.ERROR)
-    try:
-        yield
-    finally:
-        logging.set_verbosity(old)
-
-
 def host_reachable(url: str, timeout: float = 5.0) -> bool:
     """Whether a TCP connection to the url's host opens within `timeout` seconds.
 
@@ -162,7 +150,7 @@ def host_reachable(url: str, timeout: float = 5.0) -> bool:
 
 def load_hasyv2(data_dir: Optional[str], download: bool, fold: int = 1) -> base.Dataset:
     """Prepares (once) and loads one fold; a missing archive gets a one-line error."""
-    with _quiet_tfds():  # TFDS warns that an unprepared folder has no dataset_info.json
+    with tfds_source.quiet():  # TFDS warns that an unprepared folder has no dataset_info.json
         builder = Hasyv2(config=f"fold-{fold}", data_dir=data_dir)
         prepared = builder.is_prepared()
     if not prepared:
@@ -170,14 +158,16 @@ def load_hasyv2(data_dir: Optional[str], download: bool, fold: int = 1) -> base.
         where = (f"download {ARCHIVE_NAME} from https://zenodo.org/record/259444 and put it "
                  f"in {manual_dir} (or in --data_dir)")
         if not os.path.exists(os.path.join(manual_dir, ARCHIVE_NAME)):
-            if not download:
-                raise errors.DataError(f"HASYv2 archive not found and download is disabled: {where}")
+            if data_dir and not download:
+                raise errors.DataError(f"HASYv2 archive not found in {data_dir}: {where}, or add --download")
             if not host_reachable(URL):
                 raise errors.DataError(f"HASYv2 archive not found and {urllib.parse.urlparse(URL).hostname} "
                                        f"is unreachable: {where}")
         try:
-            builder.download_and_prepare(
-                download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+            with tfds_source.quiet(), tfds_source.removed_on_failure(tfds_source.new_tfds_folders(
+                    builder.name, os.path.expanduser(data_dir or tfds.core.constants.DATA_DIR))):
+                builder.download_and_prepare(
+                    download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
         except errors.UserError:
             raise
         except Exception as e:  # network errors come in many types

@@ -59,16 +59,20 @@ def read_idx(path: str, ndim: int) -> np.ndarray:
     return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
 
 
-def find_files(data_dir: Optional[str]) -> Optional[dict]:
-    """Maps each of the four standard names to its path (.gz or not), or None."""
-    if not data_dir:
-        return None
+def present_files(data_dir: Optional[str]) -> dict:
+    """Maps each of the four standard names found in `data_dir` to its path (.gz or not)."""
     found = {}
-    for name in FILES:
+    for name in FILES if data_dir else ():
         for candidate in (name + ".gz", name):
             if os.path.exists(os.path.join(data_dir, candidate)):
                 found[name] = os.path.join(data_dir, candidate)
                 break
+    return found
+
+
+def find_files(data_dir: Optional[str]) -> Optional[dict]:
+    """Maps each of the four standard names to its path (.gz or not), or None."""
+    found = present_files(data_dir)
     return found if len(found) == len(FILES) else None
 
 
@@ -98,10 +102,11 @@ def load_idx_dir(data_dir: str, name: str, class_names: Sequence[str]) -> base.D
 
 def _idx_or_tfds(name: str, class_names: Sequence[str], data_dir: Optional[str],
                  download: bool) -> base.Dataset:
-    if find_files(data_dir) is not None:
+    found = present_files(data_dir)
+    if len(found) == len(FILES):
         return load_idx_dir(data_dir, name, class_names)
     return tfds_source.load(name, class_names, data_dir, download,
-                            hint=f"or put the four idx files ({', '.join(FILES)}, .gz) in --data_dir")
+                            missing=[f for f in FILES if f not in found], what=" (.gz or not)")
 
 
 @base.register("mnist")

@@ -1,6 +1,7 @@
 """The idx reader on files the test writes, including corrupt ones."""
 import gzip
 import os
+import socket
 import struct
 from unittest import mock
 
@@ -191,16 +192,52 @@ class IdxDatasetTest(tf.test.TestCase):
 
     def test_without_idx_files_tfds_is_asked(self):
         folder = self.get_temp_dir()
+        idx.write_idx(os.path.join(folder, idx.TRAIN_IMAGES + ".gz"), np.zeros((2, 28, 28)))
         with mock.patch.object(idx.tfds_source, "load", return_value="loaded") as load:
             self.assertEqual(idx.load_fashion_mnist(folder, True), "loaded")
         load.assert_called_once_with(
             "fashion_mnist", idx.FASHION_MNIST_CLASSES, folder, True,
-            hint="or put the four idx files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                 "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, .gz) in --data_dir")
+            missing=[idx.TRAIN_LABELS, idx.TEST_IMAGES, idx.TEST_LABELS], what=" (.gz or not)")
 
-    def test_missing_files_without_download_is_a_user_error(self):
-        with self.assertRaisesRegex(errors.DataError, "could not load mnist.*download disabled"):
-            base.load("mnist", self.get_temp_dir(), download=False)
+    def test_missing_files_without_download_say_which_and_where_at_once(self):
+        """Issue 24.3: no download is tried for a --data_dir without the files, unless asked;
+        the one line names the missing files and the folder, and nothing is created."""
+        folder = os.path.join(self.get_temp_dir(), "misspelt")
+        with mock.patch.object(idx.tfds_source, "bounded_download", side_effect=AssertionError("no download")):
+            with self.assertRaises(errors.DataError) as raised:
+                base.load("mnist", folder, download=False)
+        self.assertEqual(str(raised.exception),
+                         f"mnist: {folder} (no such folder) lacks train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                         "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (.gz or not), and holds no TensorFlow "
+                         f"Datasets copy ({folder}/mnist); put the files there, or add --download to fetch mnist")
+        self.assertFalse(os.path.exists(folder))
+        os.makedirs(folder)
+        idx.write_idx(os.path.join(folder, idx.TEST_LABELS), np.zeros(2))
+        with self.assertRaisesRegex(errors.DataError, f"^mnist: {folder} lacks train-images-idx3-ubyte, "
+                                                      r"train-labels-idx1-ubyte, t10k-images-idx3-ubyte \(.gz or not"):
+            base.load("mnist", folder, download=False)
+
+    def test_a_failed_download_is_bounded_and_leaves_no_folder(self):
+        from tensorflow_datasets.core.download import downloader
+        folder = os.path.join(self.get_temp_dir(), "fresh")
+        seen = {}
+
+        def offline(*args, **kwargs):
+            seen.update(retries=downloader.MAX_RETRIES, timeout=socket.getdefaulttimeout())
+            os.makedirs(os.path.join(folder, "downloads", "mnist"))  # as TFDS does before it fails
+            raise ConnectionError("HTTPConnectionPool(host='example.invalid', port=443): Max retries exceeded "
+                                  "(Caused by NameResolutionError(\"Failed to resolve 'example.invalid'\"))")
+
+        with mock.patch("tensorflow_datasets.load", side_effect=offline):
+            with self.assertRaises(errors.DataError) as raised:
+                base.load("mnist", folder, download=True)
+        self.assertEqual(seen, dict(retries=idx.tfds_source.DOWNLOAD_RETRIES,
+                                    timeout=idx.tfds_source.DOWNLOAD_TIMEOUT_S))
+        self.assertIn(f"(download tried into {folder}): cannot resolve example.invalid (offline?); or put "
+                      "train-images-idx3-ubyte", str(raised.exception))
+        self.assertFalse(os.path.exists(folder))
+        self.assertEqual(downloader.MAX_RETRIES, 10)  # TFDS's own settings are back
+        self.assertIsNone(socket.getdefaulttimeout())
 
 
 class RegistryTest(tf.test.TestCase):

@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from keras_initstudy.callbacks import clock
+from keras_initstudy.callbacks.history import TestSplitProgbar
 
 
 def segments(start: int, end: int, steps_per_epoch: int) -> List[Tuple[int, int]]:
@@ -48,7 +49,8 @@ def train_steps(model: keras.Model, stream: Callable[[int, int], tf.data.Dataset
                 validation_data: Optional[tf.data.Dataset] = None, verbose: int = 0,
                 steps_per_execution: Union[int, str] = "auto") -> None:
     """Trains `model` (whose optimizer has made `start` updates) until it has made `end`.
-    `steps_per_execution`: steps per call ("auto": execution_stride; 1: the host sees every step)."""
+    `steps_per_execution`: steps per call ("auto": execution_stride; 1: the host sees every step).
+    `validation_data` is the test split: the console names its metrics test_ (TestSplitProgbar)."""
     at = int(model.optimizer.iterations.numpy())
     if at != start:
         raise ValueError(f"the model's optimizer is at step {at}, not at the start step {start}")
@@ -61,7 +63,7 @@ def train_steps(model: keras.Model, stream: Callable[[int, int], tf.data.Dataset
                   epochs=b // steps_per_epoch if whole else first_epoch + 1,
                   steps_per_epoch=steps_per_epoch if whole else b - a,
                   validation_data=validation_data, shuffle=False,  # the stream is already shuffled
-                  callbacks=list(callbacks), verbose=verbose)
+                  callbacks=[*callbacks, TestSplitProgbar()] if verbose else list(callbacks), verbose=verbose)
 
 
 def execution_stride(callbacks: Sequence[keras.callbacks.Callback], a: int, b: int, steps_per_epoch: int) -> int:

@@ -4,6 +4,8 @@ Every run here is deterministic (op determinism on), so 'the same' means bit-ide
 fashion_mnist_mini has 47 steps per epoch at batch 128, so 20it, 30it and 70it fall
 inside epochs.
 """
+import contextlib
+import io
 import os
 
 import keras
@@ -88,6 +90,18 @@ class ExecutionStrideTest(tf.test.TestCase, parameterized.TestCase):
             keras.callbacks.TensorBoard(log_dir=self.get_temp_dir(), update_freq=5), 3))
         self.assertTrue(callbacks.clock.acts_at(keras.callbacks.TerminateOnNaN(), 3))
         self.assertFalse(callbacks.clock.acts_at(keras.callbacks.Callback(), 3))
+
+    def test_the_console_names_the_test_split_test(self):
+        """Issue 24.7: fit validates on the test split, so the progress bar says test_, not val_."""
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        batches = tf.data.Dataset.from_tensor_slices((np.ones((8, 3), np.float32), np.zeros(8, np.int64))).batch(4)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            loop.train_steps(model, lambda a, b: batches.repeat().take(b - a), 0, 4, 2, validation_data=batches,
+                             verbose=2)
+        self.assertIn("test_accuracy: ", printed.getvalue())
+        self.assertNotIn("val_", printed.getvalue())
 
     def test_grouped_steps_reach_callbacks_at_their_steps(self):
         cfg = config.ExperimentConfig().replace(output_dir=self.get_temp_dir(), **BASE)

@@ -5,6 +5,8 @@ import os
 import time
 from typing import Dict, List
 
+import keras
+
 from keras_initstudy import rundir
 from keras_initstudy.callbacks.clock import StepCallback
 
@@ -12,6 +14,14 @@ from keras_initstudy.callbacks.clock import StepCallback
 def _rename(key: str) -> str:
     """Keras calls the held-out split 'val_'; here it is the test split."""
     return "test_" + key[len("val_"):] if key.startswith("val_") else key
+
+
+class TestSplitProgbar(keras.callbacks.ProgbarLogger):
+    """Keras's console progress bar, with the test split's metrics named test_ (as in
+    history.csv), not val_: the data fit validates on is the test split."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, {_rename(k): v for k, v in (logs or {}).items()})
 
 
 def read_history(path: str) -> List[Dict[str, str]]:

@@ -41,6 +41,7 @@ from keras_initstudy.settings import at_least, between, setting
 
 keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
 initializers = lazy.module("keras_initstudy.initializers")
+symmetric_arithmetic_lib = lazy.module("keras_initstudy.models.symmetric_arithmetic")
 
 STEM_CHANNELS = 16
 STAGE_WIDTHS = (16, 32, 64)
@@ -86,8 +87,11 @@ def build_constnet(input_shape: Tuple[int, ...], num_classes: int, widen_factor:
                    num_blocks: int = 12, batch_norm: bool = True, dropout: float = 0.0,
                    dropout_stem: bool = False, init: str = "const",
                    batch_norm_momentum: float = BN_MOMENTUM, name: Optional[str] = None,
-                   init_seed: int = 0, data_seed: Optional[int] = None) -> keras.Model:
-    """ConstNet (`init='const'`) or ConstNet He (`init='he'`); see the module docstring."""
+                   init_seed: int = 0, data_seed: Optional[int] = None,
+                   symmetric_arithmetic: bool = False) -> keras.Model:
+    """ConstNet (`init='const'`) or ConstNet He (`init='he'`); see the module docstring.
+    `symmetric_arithmetic`: the 1x1 shortcuts and the output layer multiply through
+    symmetric_arithmetic.symmetric_matmul, which rounds every output channel alike."""
     if init not in ("const", "he"):
         raise ValueError(f"init must be 'const' or 'he', got {init!r}")
     const = init == "const"
@@ -95,8 +99,10 @@ def build_constnet(input_shape: Tuple[int, ...], num_classes: int, widen_factor:
 
     def conv(channels, size, stride, const_init, gain_squared, layer_name):
         init_ = const_init if const else he_fan_out(gain_squared, seeds.derive(init_seed, layer_name, "kernel"))
-        return keras.layers.Conv2D(channels, size, strides=stride, padding="same", use_bias=False,
-                                   kernel_initializer=init_, name=layer_name)
+        layer = (symmetric_arithmetic_lib.SymmetricPointwiseConv2D if symmetric_arithmetic and size == 1
+                 else keras.layers.Conv2D)
+        return layer(channels, size, strides=stride, padding="same", use_bias=False, kernel_initializer=init_,
+                     name=layer_name)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = conv(STEM_CHANNELS, 3, 1, initializers.ChannelAveraging(), 1.0, "stem_conv")(inputs)
@@ -114,8 +120,8 @@ def build_constnet(input_shape: Tuple[int, ...], num_classes: int, widen_factor:
         x = keras.layers.Add(name=f"{prefix}_add")([shortcut, h])
     x = keras.layers.ReLU(name="final_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="output", dtype="float32",
-                                 kernel_initializer="zeros")(x)
+    dense = symmetric_arithmetic_lib.SymmetricDense if symmetric_arithmetic else keras.layers.Dense
+    outputs = dense(num_classes, activation="softmax", name="output", dtype="float32", kernel_initializer="zeros")(x)
     return keras.Model(inputs, outputs, name=name or ("constnet" if const else "constnet_he"))
 
 
@@ -149,6 +155,10 @@ class ConstNetConfig(WideStagesConfig):
     batch_norm_momentum: float = setting(BN_MOMENTUM, "Keras momentum of the batch-norm running averages "
                                          "(0.9: PyTorch's default; 0.81: the authors' code, which updates them "
                                          "twice per step).", between(0.0, 1.0))
+    symmetric_arithmetic: bool = setting(False, "Multiply the 1x1 shortcuts and the output layer so that every "
+                                         "output channel is rounded alike (models/symmetric_arithmetic.py): "
+                                         "shows that a deterministic run's lost symmetry is the CPU matrix "
+                                         "product's rounding. Slower; off: Keras's own layers.")
 
 
 def build(cfg: ConstNetConfig, info, seeds_: Seeds) -> ModelSpec:
@@ -156,7 +166,8 @@ def build(cfg: ConstNetConfig, info, seeds_: Seeds) -> ModelSpec:
     model = build_constnet(info.input_shape, info.num_classes, widen_factor=cfg.widen_factor,
                            num_blocks=cfg.num_blocks, batch_norm=cfg.batch_norm, dropout=cfg.dropout,
                            dropout_stem=cfg.dropout_stem, init=cfg.init, batch_norm_momentum=cfg.batch_norm_momentum,
-                           init_seed=seeds_.init, data_seed=seeds_.data)
+                           init_seed=seeds_.init, data_seed=seeds_.data,
+                           symmetric_arithmetic=cfg.symmetric_arithmetic)
     return ModelSpec.of(model, features=feature_layers(model))
 
 

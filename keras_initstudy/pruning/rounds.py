@@ -26,7 +26,7 @@ round it was in, from that round's last checkpoint.
 import dataclasses
 import json
 import os
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 import keras
 import numpy as np
@@ -249,7 +249,7 @@ def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Ca
             if rundir.is_done(round_dir(run_dir, r)):
                 logging.info("round %d already done", r)
                 continue
-            print(f"round {r} of {cfg.pruning.rounds - 1}")
+            print(f"round {r + 1} of {cfg.pruning.rounds} ({os.path.basename(round_dir(run_dir, r))})")
             train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose)
         for r, name in pending_branches(cfg, run_dir):
             print(f"round {r}, branch {name}")
@@ -288,9 +288,20 @@ def open_run(cfg: PruneExperimentConfig, run_dir: str, data: datasets.Dataset) -
 
 def close_run(run_dir: str) -> None:
     """Every round and branch trained: the summary table, then DONE."""
-    rundir.write_table(run_summary(run_dir), summary_prefix(run_dir))
+    summary = run_summary(run_dir)
+    rundir.write_table(summary, summary_prefix(run_dir))
     rundir.mark_done(run_dir)
-    print(f"done: {run_dir}")
+    print("\n".join([f"done: {run_dir}", *summary_lines(summary)]))
+
+
+def summary_lines(summary: pd.DataFrame) -> List[str]:
+    """Each round's (and branch's) remaining weights and final test accuracy, one line each."""
+    lines = ["  round  branch          weights remaining      test accuracy (best)"]
+    for row in summary.itertuples(index=False):
+        remaining = f"{int(row.weights_remaining):,} ({row.fraction_remaining:.1%})"
+        lines.append(f"  {int(row.round):5d}  {row.branch:<14.14}  {remaining:<21}  "
+                     f"{row.test_accuracy:.4f} ({row.best_test_accuracy:.4f})")
+    return lines
 
 
 def _record(directory: str) -> Optional[dict]:

@@ -533,9 +533,17 @@ class TinyLoopTest(LoopTestCase):
         with captured_stdout() as out, mock.patch.object(training, "build", wraps=training.build) as build:
             run_dir = rounds.run(cfg, verbose=0, dataset=data)
         self.assertEqual({c.args[2] for c in build.call_args_list}, {PER_EPOCH})  # epochs in the schedule: 3 steps
-        self.assertEqual(out.getvalue().splitlines(),  # progress lines only: no progress bars at verbose=0
-                         ["round 0 of 1", f"training into {rounds.round_dir(run_dir, 0)}",
-                          "round 1 of 1", f"training into {rounds.round_dir(run_dir, 1)}", f"done: {run_dir}"])
+        lines = out.getvalue().splitlines()
+        self.assertEqual(lines[:5],  # progress lines only: no progress bars at verbose=0
+                         ["round 1 of 2 (round-00)", f"training into {rounds.round_dir(run_dir, 0)}",
+                          "round 2 of 2 (round-01)", f"training into {rounds.round_dir(run_dir, 1)}", f"done: {run_dir}"])
+        # then each round's remaining weights and test accuracy (issue 24.7)
+        table = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        self.assertEqual(lines[5], "  round  branch          weights remaining      test accuracy (best)")
+        for line, row in zip(lines[6:], table.itertuples(), strict=True):
+            self.assertEqual(line.split(), [str(row.round), "trunk", f"{row.weights_remaining:,}",
+                                            f"({row.fraction_remaining:.1%})", f"{row.test_accuracy:.4f}",
+                                            f"({row.best_test_accuracy:.4f})"])
         self.assertTrue(tf_config.is_op_determinism_enabled())  # --nondeterminism=deterministic
         self.assertEqual(run_dir, rundir.path_for(cfg))
         self.assertTrue(rundir.is_done(run_dir))
@@ -599,7 +607,8 @@ class TinyLoopTest(LoopTestCase):
         self.assertEqual(lines[:2], [f"{run_dir}: adding branches init, shuffle_unit", "round 1, branch shuffle_unit"])
         self.assertIn("round 1, branch init", lines)
         self.assertIn(f"training into {branch_dir}", lines)
-        self.assertEqual(lines[-1], f"done: {run_dir}")
+        self.assertIn(f"done: {run_dir}", lines)
+        self.assertRegex(lines[-1], r"^ +1  shuffle_unit ")  # the summary: branches after their round
         self.assertIn("━", out.getvalue())  # verbose=1 by default: a progress bar
         self.assertEqual([c.kwargs.get("branch") for c in trained.call_args_list], ["shuffle_unit", "init"])
         self.assertNotEmpty(probe.seen)

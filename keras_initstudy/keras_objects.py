@@ -13,7 +13,8 @@ import sys
 
 # Every module with @keras.saving.register_keras_serializable (tested: none is missed).
 MODULES = ("keras_initstudy.initializers", "keras_initstudy.variance_initializers",
-           "keras_initstudy.optimizers", "keras_initstudy.layers", "keras_initstudy.ensemble.layers")
+           "keras_initstudy.optimizers", "keras_initstudy.layers", "keras_initstudy.ensemble.layers",
+           "keras_initstudy.symmetric_arithmetic")
 
 
 def register() -> None:

@@ -114,12 +114,19 @@ def run_grid(configs, runner_name: str = "train", executor=None, progress: bool 
     for i, cfg in enumerate(configs):
         outcome = outcomes[i]
         if isinstance(outcome, executors.Failure) and not complete(cfg, rundir.path_for(cfg)):
-            failures.append({"run_name": cfg.run_name(), **{k: v for k, v in cfg.flat().items()
-                                                          if k in ("dataset", "model", "seed")},
+            settings_ = cfg.flat()
+            failures.append({"run_name": cfg.run_name(),
+                             **{k: settings_[k] for k in ("dataset", "model", "seed", *grid_axes(configs))},
                              "error": outcome.error, "traceback": outcome.traceback})
         else:
             run_dirs.append(rundir.path_for(cfg) if isinstance(outcome, executors.Failure) else outcome)
     return run_dirs, failures
+
+
+def grid_axes(configs) -> list:
+    """The settings that differ between the grid's configs (its axes), in config order."""
+    flats = [c.flat() for c in configs]
+    return [k for k in flats[0] if len({repr(f.get(k)) for f in flats}) > 1] if flats else []
 
 
 def write_failures(failures, prefix: str) -> None:

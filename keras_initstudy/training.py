@@ -18,6 +18,7 @@ from keras_initstudy import callbacks as callbacks_lib
 from keras_initstudy import config as config_lib
 from keras_initstudy import datasets, determinism, errors, loop, models, optimizers, pipeline, rundir, seeds, steps
 from keras_initstudy.analysis import summary
+from keras_initstudy.callbacks.tensorboard import EpochsDoneTensorBoard
 
 OPTIMIZERS = {
     "sgd": lambda lr, cfg: optimizers.PaperSGD(  # paper 000 §3: plain SGD; paper 002: momentum, decay
@@ -310,7 +311,7 @@ def train_stream(cfg: config_lib.ExperimentConfig, data: datasets.Dataset, a: in
 def recording_callbacks(run_dir: str, cfg: config_lib.ExperimentConfig, steps_per_epoch: int,
                         start: int) -> List[keras.callbacks.Callback]:
     """What every run records after its instruments: TensorBoard, history.csv, then checkpoints (last)."""
-    return [keras.callbacks.TensorBoard(log_dir=rundir.tensorboard_dir(run_dir), write_graph=False),
+    return [EpochsDoneTensorBoard(log_dir=rundir.tensorboard_dir(run_dir), write_graph=False),
             callbacks_lib.HistoryCSV(rundir.history_path(run_dir), steps_per_epoch, start),
             callbacks_lib.Checkpoint(rundir.checkpoint_dir(run_dir), checkpoint_every(cfg, steps_per_epoch),
                                      steps_per_epoch)]

@@ -21,6 +21,11 @@ import os
 MUTMUT_STATS = "mutmut-stats.json"  # in mutmut's mutants/ folder, where it runs the tests
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: papers-scale or every-flagfile tests (minutes); "
+                                       "-m 'not slow' leaves them out while iterating, CI runs them")
+
+
 def pytest_collection_finish(session):
     del session  # unused
     from tensorflow.python.platform import googletest

@@ -13,3 +13,8 @@ def events(folder):
 def tags(folder):
     """The summary tags (scalars, images, histograms) written into `folder`."""
     return {value.tag for event in events(folder) for value in event.summary.value}
+
+
+def steps(folder, tag):
+    """The steps at which `tag` was written into `folder`, in order."""
+    return sorted(e.step for e in events(folder) for v in e.summary.value if v.tag == tag)

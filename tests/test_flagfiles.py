@@ -42,6 +42,12 @@ def flag_values(binary: str) -> flags.FlagValues:
 
 class FlagfileTest(tf.test.TestCase, parameterized.TestCase):
 
+    def test_the_readme_names_every_model(self):
+        from keras_initstudy import models
+        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+            row = next(line for line in f if line.startswith("| `--model` |"))
+        self.assertEmpty([name for name in models.names() if f"`{name}`" not in row])
+
     def test_there_are_flagfiles_for_the_papers(self):
         names = [os.path.basename(f) for f in FLAGFILES]
         self.assertContainsSubset({"jesus2021_mlp_hasyv2.flags", "jesus2021_fig2_quick.flags",

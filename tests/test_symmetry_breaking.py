@@ -39,15 +39,23 @@ class ConstNetTrainingTest(ClassTempDirTestCase):
             perturbation_layers="auto", output_dir=cls.out)
         cls.histories = {}
         for mechanism in ("deterministic", "simulated"):
-            run_dir = training.train(base_cfg.replace(nondeterminism=mechanism), verbose=0, dataset=cls.data)
+            # the matrix products round every channel alike (symmetric_arithmetic.py); the 3x3
+            # convolutions are TensorFlow's, whose per-channel rounding depends on the CPU
+            run_dir = training.train(base_cfg.replace(nondeterminism=mechanism, symmetric_arithmetic=True), verbose=0,
+                                     dataset=cls.data)
             cls.histories[mechanism] = pd.read_csv(rundir.history_path(run_dir))
             cls.environment = rundir.environment_path(run_dir)
         keras.backend.clear_session()
 
-    def test_deterministic_training_stays_exactly_symmetric(self):
+    def test_deterministic_training_stays_symmetric_to_the_end(self):
+        """Every epoch, to the last: features identical (to within float32 rounding of the 3x3
+        convolutions on whatever CPU runs this; exactly, on the one the README names)."""
         history = self.histories["deterministic"]
-        self.assertAllEqual(hidden(history, "corr_fwd/").to_numpy(), np.ones(hidden(history, "corr_fwd/").shape))
-        self.assertAllEqual(hidden(history, "perturb").to_numpy(), np.zeros(hidden(history, "perturb").shape))
+        self.assertLen(history, 3)
+        self.assertAllClose(hidden(history, "corr_fwd/").to_numpy(), np.ones(hidden(history, "corr_fwd/").shape),
+                            atol=1e-6, rtol=0)
+        self.assertAllClose(hidden(history, "perturb").to_numpy(), np.zeros(hidden(history, "perturb").shape),
+                            atol=1e-6, rtol=0)
 
     def test_simulated_noise_breaks_the_symmetry(self):
         history = self.histories["simulated"]

@@ -51,6 +51,9 @@ class TrainingTest(tf.test.TestCase):
         for split in ("train", "validation"):  # Keras's name for the held-out (here: test) split
             self.assertContainsSubset({"epoch_loss", "epoch_accuracy"},
                                       tb_events.tags(os.path.join(rundir.tensorboard_dir(run_dir), split)))
+            # one clock (issue 24.7): step = epochs completed, for scalars as for the weight images
+            self.assertEqual(tb_events.steps(os.path.join(rundir.tensorboard_dir(run_dir), split), "epoch_accuracy"),
+                             [1, 2, 3])
         self.assertEmpty([f for f in os.listdir(run_dir) if f.startswith(".tmp-")])
         with open(rundir.summary_path(run_dir)) as f:
             result = json.load(f)

@@ -31,10 +31,12 @@ def main(argv):
         for theta, group in times.groupby("theta", sort=False):
             for row, column in ((0, "t_theta"), (1, "rmsd_at_t_theta")):
                 stats = common.mean_std(group.dropna(subset=[column]), "width", column)
-                axes[row, col].plot(stats["width"], stats["mean"], marker="o", label=f"θ = {theta:g}")
+                if not stats.empty:  # no width reached theta: no line, and no legend entry
+                    axes[row, col].plot(stats["width"], stats["mean"], marker="o", label=f"θ = {theta:g}")
         axes[0, col].set(xscale="log", yscale="log", title=name, ylabel="t_θ (epochs)")
         axes[1, col].set(xscale="log", yscale="log", xlabel="width", ylabel="RMSD(t_θ)")
-        axes[0, col].legend(fontsize=8)
+        if axes[0, col].get_legend_handles_labels()[0]:
+            axes[0, col].legend(fontsize=8)
     fig.tight_layout()
     common.save(fig, FLAGS.out)
 

@@ -89,6 +89,7 @@ def accuracy_figure(table: pd.DataFrame):
         title = "Accuracy at the end of each round, mean ± std over seeds"
         ax.set(xscale="log", xlabel="weights remaining (%)", ylabel=f"{FLAGS.metric} (%)",
                title=title if value is None else f"{FLAGS.facet}={value}: {title}")
+        common.percent_log_axis(ax.xaxis, rows["remaining"])
         ax.invert_xaxis()
         ax.legend(fontsize=8)
     return fig

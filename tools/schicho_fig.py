@@ -31,6 +31,8 @@ flags.DEFINE_string("out", None, "PNG file to write.")
 flags.mark_flag_as_required("out")
 FLAGS = flags.FLAGS
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+FEW_SEEDS = 3  # with this many seeds or fewer the curves show each seed as well as the band
+MAX_STEP_LABELS = 10  # step labels under one panel of the gradient figure
 
 
 
@@ -68,12 +70,18 @@ def curves(table: pd.DataFrame):
         sys.exit("error: no validation_accuracy in the tables (train with --validation_split)")
     fig, axes = common.plt.subplots(1, len(metrics), figsize=(7 * len(metrics), 5), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
+        low, high = common.band_limits(metric)
         for label, rows in table.groupby("init"):
             stats = rows.groupby("epoch")[metric].agg(["mean", interval])
-            ax.plot(stats.index, stats["mean"], marker="o", ms=3, label=label)
-            ax.fill_between(stats.index, stats["mean"] - stats["interval"], stats["mean"] + stats["interval"],
-                            alpha=0.2)
-        ax.set(xlabel="epoch", ylabel=metric, title=f"{metric}: mean and 95% interval over seeds")
+            line, = ax.plot(stats.index, stats["mean"], marker="o", ms=3, label=label)
+            band = (stats["mean"] - stats["interval"], stats["mean"] + stats["interval"])
+            ax.fill_between(stats.index, *(b.clip(lower=low, upper=high) for b in band), alpha=0.2,
+                            color=line.get_color())
+            if rows["run_name"].nunique() <= FEW_SEEDS:  # a t-interval from 2-3 seeds is wide: show them too
+                for _, seed_rows in rows.groupby("run_name"):
+                    ax.plot(seed_rows["epoch"], seed_rows[metric], lw=0.6, alpha=0.6, color=line.get_color())
+        ax.set(xlabel="epoch", ylabel=metric,
+               title=f"{metric}: mean and 95% interval over seeds (thin: each seed when {FEW_SEEDS} or fewer)")
         ax.legend(fontsize=8)
     if FLAGS.print:
         print(final_accuracies(table).to_string(float_format=lambda v: f"{v:.4f}"))
@@ -96,13 +104,21 @@ def gradient_boxes(run_dirs):
     for row, run_dir in enumerate(found):
         rows = tables[run_dir]
         rows = rows[rows["step"] <= FLAGS.max_step]
-        scheme = runs.settings(run_dir).get("init_scheme", "?")
+        settings = runs.settings(run_dir)
         for col, layer in enumerate(layers):
             ax = axes[row, col]
-            ax.bxp(box_stats(rows[rows["layer"] == layer]), showfliers=True)
-            ax.set(title=f"{layer} ({scheme})", xlabel="step",
-                   ylabel="kernel gradient")
-            ax.tick_params(axis="x", labelsize=6)
+            boxes = box_stats(rows[rows["layer"] == layer])
+            ax.bxp(boxes, showfliers=True)
+            every = max(1, -(-len(boxes) // MAX_STEP_LABELS))  # at most MAX_STEP_LABELS step labels a panel
+            ax.set_xticks(range(1, len(boxes) + 1, every), [b["label"] for b in boxes][::every], fontsize=7)
+            if row == 0:
+                ax.set_title(layer)
+            if row == len(found) - 1:
+                ax.set_xlabel("step")
+            if col == 0:
+                ax.set_ylabel(f"{settings.get('init_scheme', '?')}, seed {settings.get('init_seed', '?')}\n"
+                              "kernel gradient")
+    fig.tight_layout()
     return fig
 
 

@@ -5,6 +5,7 @@ Where things are computed:
     the reference weights w(0) (or w(k) after rewind)  reference.ReferenceWeights
     weight snapshots (w_i, w_f pairs)                  snapshots.WeightSnapshots
     TensorBoard weight images / deviation histograms   weight_images.WeightImages
+    TensorBoard epoch scalars (step = epochs done)      tensorboard.EpochsDoneTensorBoard
     kernel correlations (paper 002 eqs. 5-6)           correlations.CorrelationLogger
     symmetry-breaking perturbation (paper 002 App. G)  perturbation.SymmetryPerturbation
     resumable state / save points for rewinding        checkpoint.Checkpoint / checkpoint.SavePoints
@@ -23,10 +24,11 @@ from keras_initstudy.callbacks.perturbation import SymmetryPerturbation
 from keras_initstudy.callbacks.reference import ReferenceWeights
 from keras_initstudy.callbacks.snapshots import WeightSnapshots, parse_schedule
 from keras_initstudy.callbacks.telemetry import Telemetry
+from keras_initstudy.callbacks.tensorboard import EpochsDoneTensorBoard
 from keras_initstudy.callbacks.validation import HeldOutEvaluation
 from keras_initstudy.callbacks.weight_images import WeightImages
 
-__all__ = ["Checkpoint", "CorrelationLogger", "DeviationTracker", "GradientQuantiles", "HeldOutEvaluation",
+__all__ = ["Checkpoint", "CorrelationLogger", "DeviationTracker", "EpochsDoneTensorBoard", "GradientQuantiles", "HeldOutEvaluation",
            "HistoryCSV", "ReferenceWeights", "SavePoints", "StepCallback", "SymmetryPerturbation", "Telemetry",
            "WeightImages", "WeightSnapshots", "kernel_correlations", "load_save_point", "parse_schedule",
            "read_history", "restore"]

@@ -41,7 +41,7 @@ from keras_initstudy.settings import at_least, between, setting
 
 keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
 initializers = lazy.module("keras_initstudy.initializers")
-symmetric_arithmetic_lib = lazy.module("keras_initstudy.models.symmetric_arithmetic")
+symmetric_arithmetic_lib = lazy.module("keras_initstudy.symmetric_arithmetic")
 
 STEM_CHANNELS = 16
 STAGE_WIDTHS = (16, 32, 64)
@@ -156,7 +156,7 @@ class ConstNetConfig(WideStagesConfig):
                                          "(0.9: PyTorch's default; 0.81: the authors' code, which updates them "
                                          "twice per step).", between(0.0, 1.0))
     symmetric_arithmetic: bool = setting(False, "Multiply the 1x1 shortcuts and the output layer so that every "
-                                         "output channel is rounded alike (models/symmetric_arithmetic.py): "
+                                         "output channel is rounded alike (symmetric_arithmetic.py): "
                                          "shows that a deterministic run's lost symmetry is the CPU matrix "
                                          "product's rounding. Slower; off: Keras's own layers.")
 

@@ -3,8 +3,6 @@ import contextlib
 import sys
 from typing import Iterator, Optional
 
-from keras_initstudy import quiet
-
 INTERRUPTED = 130  # the shell's status for a program ended by SIGINT (128 + 2)
 # Phrases of file-system failures that TensorFlow's C++ writers (TensorBoard events, tf.io) report in
 # their own exception types rather than as OSError.
@@ -39,10 +37,8 @@ def describe_framework_error(e: BaseException) -> Optional[str]:
 def one_line_errors(program: str, resume_hint: str = "") -> Iterator[None]:
     """Bad input, OS errors on the outputs and file-system errors from TensorFlow end the
     program with one line '<program>: error: ...' (status 1); Ctrl-C with
-    '<program>: interrupted[; hint]' on a line of its own, status 130. TensorFlow starts
-    here, once the flags are valid, without its start-up noise (quiet.py)."""
+    '<program>: interrupted[; hint]' on a line of its own, status 130."""
     try:
-        quiet.start_tensorflow()
         yield
     except UserError as e:
         sys.exit(f"{program}: error: {e}")

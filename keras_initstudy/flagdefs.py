@@ -160,9 +160,10 @@ HELP_ARGUMENTS = ("--help", "-help", "--helpshort", "-helpshort", "-?")
 def flag_groups(fv: flags.FlagValues, program: str, config_classes: Sequence[type] = ()) -> Dict[str, list]:
     """The binary's flags (absl's own left out) by group title: config sections, then `program`'s."""
     section_of = {}
-    for config_cls in config_classes:
+    if config_classes:
         section_of.update({"model": "model", "deterministic": "training"})
         section_of.update({f.name: "model" for _, f in settings.fields_of(models.config_classes())})
+    for config_cls in config_classes:
         for section, section_cls in config_cls.FIXED.items():
             section_of.update({f.name: section for f in dataclasses.fields(section_cls)})
     groups: Dict[str, list] = {title: [] for title in SECTION_TITLES.values()}

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import datasets, errors, flagdefs, lazy, rundir  # noqa: E402
+from keras_initstudy import datasets, errors, flagdefs, lazy, quiet, rundir  # noqa: E402
 
 # TensorFlow and pandas: imported once the flags are valid.
 keras = lazy.module("keras")
@@ -84,6 +84,7 @@ def train_one(data: datasets.Dataset, unique: int, replicas: int, noise: float, 
 def main(argv):
     if len(argv) > 1:
         sys.exit(f"replicate_features: error: unexpected arguments {' '.join(argv[1:])}")
+    quiet.start_tensorflow()  # the flags are valid: TensorFlow starts, without its start-up noise
     path = os.path.join(FLAGS.output_dir, f"{FLAGS.experiment}.csv")
     with errors.one_line_errors("replicate_features", "rerun the same command: finished rows are kept"):
         with rundir.exclusive_lock(path + ".lock", path, wait=FLAGS.wait_for_lock):

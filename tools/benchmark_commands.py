@@ -23,7 +23,10 @@ COMMANDS = {
     "quick_sweep": "-m keras_initstudy.sweep --flagfile=flags/jesus2021_fig2_quick.flags",
     "constnet_quick": "-m keras_initstudy.determinism_compare --flagfile=flags/blumenfeld2020_constnet_quick.flags",
     "bad_flag": "-m keras_initstudy.train --widht=3",
+    "tests": "-m pytest tests -q -p no:cacheprovider",  # the README's test command (minutes)
+    "tests_not_slow": "-m pytest tests -q -p no:cacheprovider -m 'not slow'",
 }
+WITHOUT_OUTPUT_DIR = {"tests", "tests_not_slow"}  # commands that take no --output_dir
 flags.DEFINE_list("commands", ["default"], f"Commands to time: {', '.join(COMMANDS)}.")
 flags.DEFINE_integer("repeats", 1, "Times each command runs (the median is reported).", lower_bound=1)
 FLAGS = flags.FLAGS
@@ -51,7 +54,8 @@ def main(argv):
         for _ in range(FLAGS.repeats):
             with tempfile.TemporaryDirectory() as out:
                 load = os.getloadavg()[0]
-                args = [sys.executable, *shlex.split(COMMANDS[name]), f"--output_dir={out}"]
+                args = [sys.executable, *shlex.split(COMMANDS[name])]
+                args += [] if name in WITHOUT_OUTPUT_DIR else [f"--output_dir={out}"]
                 start = time.perf_counter()
                 result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
                 times.append(time.perf_counter() - start)

@@ -56,9 +56,11 @@ class DataConfig:
                                       "HASYv2.tar.bz2) or TFDS's data_dir.", hashed=False)
     download: bool = setting(False, "Download through TensorFlow Datasets what --data_dir lacks (without "
                              "--data_dir a download is always tried).", hashed=False)
-    validation_split: float = setting(0.0, "Fraction of the training split held out for validation, chosen by "
-                                      "the data seed and evaluated every epoch (paper 001 §3.1); 0: none.",
-                                      between(0.0, 0.5))
+    validation_split: float = setting(0.0, "Training examples held out for validation, chosen by the data seed "
+                                      "and evaluated every epoch (paper 001 §3.1): a fraction up to 0.5, or a count "
+                                      "of 1 or more (paper 001's code: 7000); 0: none.", settings.Check(
+                                          lambda v: 0.0 <= v <= 0.5 or (v >= 1 and float(v).is_integer()),
+                                          "must be a fraction in [0, 0.5] or a whole count >= 1"))
     pad_to: int = setting(0, "Zero-pad images to pad_to x pad_to (e.g. 32: 28x28 Fashion-MNIST as the 32x32 "
                           "inputs of paper 001's ResNet-50); 0: as loaded.", at_least(0))
     normalize: str = setting("none", "per_channel: subtract the training split's per-channel mean and divide by "

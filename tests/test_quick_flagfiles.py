@@ -36,11 +36,12 @@ SHRINK = {
     "blumenfeld2020_replicate_features_quick": {"steps": "3", "unique": "1,4", "replicas": "1,4", "seeds": "0"},
     # rounds of 60 steps: the rewind to 10it is a round of two fits (10..47, 47..60), as 50it is at full length
     "frankle2020_fig1_rewind_quick": {"epochs": None, "steps": "60", "rounds": "2", "axis=rewind": "0it,10it,50it"},
-    "frankle2020_fig3_telemetry_quick": {"epochs": None, "steps": "12", "resnet_width": "1",
+    "frankle2020_fig3_telemetry_quick": {"epochs": None, "steps": "12", "resnet_width": "1", "resnet_depth": "8",
                                          "telemetry_window": "6it", "telemetry_eval_every": "3it",
                                          "telemetry_state_every": "2it"},
     "frankle2020_fig4_signs_quick": {"epochs": None, "steps": "12", "rounds": "2", "axis=rewind": "5it"},
     "frankle2020_fig5_permute_quick": {"epochs": None, "steps": "6", "rounds": "2", "resnet_width": "1",
+                                       "resnet_depth": "8",
                                        "axis=rewind": "2it,4it"},
     "frankle2020_pretrain_quick": {"epochs": None, "steps": "6", "rounds": "2", "pretrain_length": "4it"},
     "jesus2021_fig1_quick": {"epochs": None, "steps": "10"},

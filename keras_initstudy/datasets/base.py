@@ -76,13 +76,14 @@ def normalize_channels(data: Dataset) -> Dataset:
     return map_images(data, lambda images: ((images - mean) / std).astype(np.float32))
 
 
-def hold_out(data: Dataset, fraction: float, seed: int) -> Dataset:
-    """`fraction` of the training examples (round(fraction x n), a seeded random choice)
-    moved into a validation split; the rest, in their original order, stay for training."""
+def hold_out(data: Dataset, amount: float, seed: int) -> Dataset:
+    """`amount` of the training examples (a fraction below 1: round(amount x n); from 1: a count,
+    as paper 001's VALIDATION_DATASET_SIZE = 7000), a seeded random choice, moved into a
+    validation split; the rest, in their original order, stay for training."""
     n = len(data.train)
-    count = int(round(fraction * n))
+    count = int(amount) if amount >= 1 else int(round(amount * n))
     if not 0 < count < n:
-        raise errors.UserError(f"--validation_split={fraction} holds out {count} of {n} training examples")
+        raise errors.UserError(f"--validation_split={amount:g} holds out {count} of {n} training examples")
     chosen = np.zeros(n, bool)
     chosen[np.random.default_rng(seed).choice(n, size=count, replace=False)] = True
     pick = lambda split, keep: Split(images=split.images[keep], labels=split.labels[keep])

@@ -10,7 +10,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import config, datasets, initializers, models, training, zero_init
+from keras_initstudy import config, datasets, initializers, models, settings, training, zero_init
 from keras_initstudy.callbacks import gradients
 from keras_initstudy.datasets import base as datasets_base
 from tests.class_tempdir import ClassTempDirTestCase
@@ -115,6 +115,21 @@ class HoldOutTest(tf.test.TestCase):
         self.assertEmpty(rows(a.train) & rows(a.validation))
         self.assertLen(rows(a.train) | rows(a.validation), len(rows(data.train)))
         self.assertFalse(np.array_equal(datasets.hold_out(data, 0.1, 8).validation.labels, a.validation.labels))
+
+    def test_a_count_holds_out_exactly_that_many(self):
+        """Issue 25.2: paper 001's code holds out VALIDATION_DATASET_SIZE = 7000 images, not a fraction."""
+        data = datasets.load("fashion_mnist_mini")
+        self.assertLen(datasets.hold_out(data, 700, 7).validation, 700)
+        self.assertLen(datasets.hold_out(data, 700.0, 7).train, 5300)
+        self.assertLen(datasets.hold_out(data, 1, 7).validation, 1)
+        from keras_initstudy import errors
+        with self.assertRaisesRegex(errors.UserError, "--validation_split=6000 holds out 6000 of 6000"):
+            datasets.hold_out(data, 6000, 7)
+        for good in (0.0, 0.1, 0.5, 1, 7000):
+            config.ExperimentConfig().replace(validation_split=good)
+        for bad in (0.6, 0.99, 1.5, -1):
+            with self.subTest(bad), self.assertRaisesRegex(settings.ConfigError, "fraction in \\[0, 0.5\\] or a whole count"):
+                config.ExperimentConfig().replace(validation_split=bad)
 
 
 class PadTest(tf.test.TestCase):

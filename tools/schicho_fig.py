@@ -80,9 +80,10 @@ def curves(table: pd.DataFrame):
             if rows["run_name"].nunique() <= FEW_SEEDS:  # a t-interval from 2-3 seeds is wide: show them too
                 for _, seed_rows in rows.groupby("run_name"):
                     ax.plot(seed_rows["epoch"], seed_rows[metric], lw=0.6, alpha=0.6, color=line.get_color())
-        ax.set(xlabel="epoch", ylabel=metric,
-               title=f"{metric}: mean and 95% interval over seeds (thin: each seed when {FEW_SEEDS} or fewer)")
+        ax.set(xlabel="epoch", ylabel=metric, title=metric)
         ax.legend(fontsize=8)
+    fig.suptitle(f"mean and 95% interval over seeds (thin lines: each seed, when {FEW_SEEDS} or fewer)")
+    fig.tight_layout()
     if FLAGS.print:
         print(final_accuracies(table).to_string(float_format=lambda v: f"{v:.4f}"))
     return fig
@@ -95,6 +96,7 @@ def box_stats(rows: pd.DataFrame):
 
 def gradient_boxes(run_dirs):
     found = [d for d in run_dirs if os.path.exists(gradients.gradients_path(d))]
+    found.sort(key=lambda d: (str(runs.settings(d).get("init_scheme")), str(runs.settings(d).get("init_seed"))))
     if not found:
         sys.exit("error: no gradients.csv in the run directories (train with --gradient_steps=50)")
     tables = {d: pd.read_csv(gradients.gradients_path(d)) for d in found}

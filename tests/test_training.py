@@ -127,7 +127,7 @@ class OrderingTest(tf.test.TestCase):
     def test_recording_callbacks_put_history_before_the_checkpoint(self):
         cfg = config.ExperimentConfig()
         recording = training.recording_callbacks(self.get_temp_dir(), cfg, steps_per_epoch=10, start=0)
-        self.assertEqual([type(c).__name__ for c in recording], ["TensorBoard", "HistoryCSV", "Checkpoint"])
+        self.assertEqual([type(c).__name__ for c in recording], ["EpochsDoneTensorBoard", "HistoryCSV", "Checkpoint"])
 
     def test_done_is_written_last(self):
         run_dir = os.path.join(self.get_temp_dir(), "finish")

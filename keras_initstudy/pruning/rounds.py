@@ -297,10 +297,13 @@ def close_run(run_dir: str) -> None:
 def summary_lines(summary: pd.DataFrame) -> List[str]:
     """Each round's (and branch's) remaining weights and final test accuracy, one line each."""
     lines = ["  round  branch          weights remaining      test accuracy (best)"]
-    for row in summary.itertuples(index=False):
-        remaining = f"{int(row.weights_remaining):,} ({row.fraction_remaining:.1%})"
-        lines.append(f"  {int(row.round):5d}  {row.branch:<14.14}  {remaining:<21}  "
-                     f"{row.test_accuracy:.4f} ({row.best_test_accuracy:.4f})")
+    for row in summary.to_dict("records"):
+        known = lambda *keys: all(pd.notna(row.get(k)) for k in keys)  # noqa: E731
+        remaining = (f"{int(row['weights_remaining']):,} ({row['fraction_remaining']:.1%})"
+                     if known("weights_remaining", "fraction_remaining") else "?")
+        accuracy = (f"{row['test_accuracy']:.4f} ({row['best_test_accuracy']:.4f})"
+                    if known("test_accuracy", "best_test_accuracy") else "?")
+        lines.append(f"  {int(row['round']):5d}  {row['branch']:<14.14}  {remaining:<21}  {accuracy}")
     return lines
 
 

@@ -443,7 +443,9 @@ class RecordsTest(LoopTestCase):
         self.assertEqual(list(zip(summary["round"], summary["branch"])),
                          [(0, "trunk"), (1, "trunk"), (1, "init_signs"), (1, "shuffle_unit")])
         self.assertEqual(rounds.run_summary(os.path.join(self.dir, "none")).shape, (0, 0))
-        rounds.close_run(self.dir)
+        with captured_stdout() as out:
+            rounds.close_run(self.dir)
+        self.assertEqual(out.getvalue().splitlines()[-1].split(), ["1", "shuffle_unit", "?", "?"])  # fields missing
         self.assertTrue(rundir.is_done(self.dir))
         self.assertEqual(pd.read_csv(rounds.summary_prefix(self.dir) + ".csv")["branch"].tolist(),
                          summary["branch"].tolist())
@@ -638,7 +640,7 @@ class TinyLoopTest(LoopTestCase):
         trainings = out.getvalue().split("training into ")[1:]  # pre-training and round 0, then round 1's
         self.assertLen(trainings, 4)
         for text in trainings:
-            self.assertIn("val_accuracy", text)  # verbose=1 reaches every training: a progress bar each
+            self.assertIn("test_accuracy", text)  # verbose=1 reaches every training: a progress bar each
         w0 = weights_by_path(training.build(cfg, data.info, PER_EPOCH).model)
         for r, directory in ((0, os.path.join(run_dir, "pretrain")),
                              (1, os.path.join(rounds.round_dir(run_dir, 1), "pretrain"))):

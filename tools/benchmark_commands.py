@@ -61,8 +61,9 @@ def main(argv):
                 times.append(time.perf_counter() - start)
                 expected = 1 if name == "bad_flag" else 0
                 if result.returncode != expected:
-                    sys.exit(f"benchmark_commands: {name} exited {result.returncode}: "
-                             f"{result.stderr.strip().splitlines()[-1:]}")
+                    tail = (result.stdout + result.stderr).strip().splitlines()[-15:]
+                    sys.exit(f"benchmark_commands: {name} exited {result.returncode} after "
+                             f"{times[-1]:.0f} s:\n" + "\n".join(tail))
             print(f"{name:15s} {times[-1]:8.2f} s   (load average before: {load:.2f})", flush=True)
         print(f"{name:15s} median {statistics.median(times):.2f} s over {len(times)}: python {COMMANDS[name]}")
 

@@ -111,12 +111,13 @@ def run_grid(configs, runner_name: str = "train", executor=None, progress: bool 
         if tracker:
             tracker.update(len(finished), failed)
     run_dirs, failures = [], []
+    columns = ("dataset", "model", "seed", *grid_axes(configs)) if any(
+        isinstance(o, executors.Failure) for o in outcomes.values()) else ()
     for i, cfg in enumerate(configs):
         outcome = outcomes[i]
         if isinstance(outcome, executors.Failure) and not complete(cfg, rundir.path_for(cfg)):
             settings_ = cfg.flat()
-            failures.append({"run_name": cfg.run_name(),
-                             **{k: settings_[k] for k in ("dataset", "model", "seed", *grid_axes(configs))},
+            failures.append({"run_name": cfg.run_name(), **{k: settings_[k] for k in columns},
                              "error": outcome.error, "traceback": outcome.traceback})
         else:
             run_dirs.append(rundir.path_for(cfg) if isinstance(outcome, executors.Failure) else outcome)

@@ -165,7 +165,7 @@ def load_hasyv2(data_dir: Optional[str], download: bool, fold: int = 1) -> base.
                                        f"is unreachable: {where}")
         try:
             with tfds_source.quiet(), tfds_source.removed_on_failure(tfds_source.new_tfds_folders(
-                    builder.name, os.path.expanduser(data_dir or tfds.core.constants.DATA_DIR))):
+                    builder.name, data_dir or tfds_source.tfds_dir())):
                 builder.download_and_prepare(
                     download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
         except errors.UserError:

@@ -28,6 +28,8 @@ from keras_initstudy import datasets, models, settings
 from keras_initstudy import steps as steps_lib
 from keras_initstudy.settings import ConfigError, at_least, between, positive, setting
 
+ADAM_EPSILON = 1e-7  # Keras's default
+NORMALIZATIONS = ("none", "per_channel", "imagenet_constants", "cifar10_constants")  # datasets/base.py's
 HASH_VERSION = 2  # 1: every non-default field of every section, model fields of every model
 
 OPTIMIZER_NAMES = ("adagrad", "adam", "rmsprop", "sgd")
@@ -64,8 +66,11 @@ class DataConfig:
     pad_to: int = setting(0, "Zero-pad images to pad_to x pad_to (e.g. 32: 28x28 Fashion-MNIST as the 32x32 "
                           "inputs of paper 001's ResNet-50); 0: as loaded.", at_least(0))
     normalize: str = setting("none", "per_channel: subtract the training split's per-channel mean and divide by "
-                             "its standard deviation (paper 002's CIFAR-10 code); none: pixels in [0, 1].",
-                             choices=("none", "per_channel"))
+                             "its standard deviation (paper 002's CIFAR-10 code); imagenet_constants: ImageNet's "
+                             "mean/std (open_lth's CIFAR-10, paper 004); cifar10_constants: (0.4914, 0.4822, "
+                             "0.4465) / (0.2023, 0.1994, 0.2010) (kuangliu/pytorch-cifar, paper 001's ResNet-50); "
+                             "with a constant scheme --augment pads with black, as torchvision; none: pixels in "
+                             "[0, 1].", choices=NORMALIZATIONS)
 
     __post_init__ = settings.validate_fields
 
@@ -80,8 +85,17 @@ class TrainingConfig:
     learning_rate: float = setting(0.1, "Learning rate (paper 000 §3: 0.1).", positive())
     optimizer: str = setting("sgd", "Optimizer (paper 000 §3: plain SGD).", choices=OPTIMIZER_NAMES)
     momentum: float = setting(0.0, "SGD momentum (paper 002 App. A: 0.9).", between(0.0, 0.999))
+    momentum_form: str = setting("pytorch", "How SGD keeps momentum: pytorch (v = mu v + g, w -= lr v; the "
+                                 "papers' PyTorch code) or keras (v = mu v - lr g, w += v); they differ "
+                                 "after a learning-rate drop.", choices=("pytorch", "keras"))
     weight_decay: float = setting(0.0, "L2 weight decay added to every gradient, as PyTorch's SGD does "
                                   "(paper 002 App. A: 5e-4).", at_least(0.0))
+    adam_epsilon: float = setting(ADAM_EPSILON, "Adam's epsilon (Keras's default 1e-7; PyTorch's, in paper 001's code: "
+                                  "1e-8).", positive())
+    loss_reduction: str = setting("mean", "Cross-entropy over a batch: mean (Keras's and PyTorch's default) or "
+                                  "sum (paper 001's released code).", choices=("mean", "sum"))
+    reshuffle: bool = setting(True, "Draw a new example order every epoch (off: one order, drawn once from "
+                              "--data_seed and kept every epoch, as paper 001's released code).")
     lr_boundaries: str = setting("", "Steps at which the learning rate is multiplied by --lr_factor, e.g. "
                                  "60,120,160 (epochs; paper 002) or 500it,2ep.", STEP_LIST)
     lr_factor: float = setting(0.2, "Learning-rate factor at each boundary (paper 002 App. A: 1/5).", positive())
@@ -107,6 +121,8 @@ class TrainingConfig:
         settings.validate_fields(self)
         if self.optimizer != "sgd" and (self.momentum or self.weight_decay):
             raise ConfigError("momentum and weight_decay need optimizer=sgd")
+        if self.adam_epsilon != ADAM_EPSILON and self.optimizer != "adam":
+            raise ConfigError("adam_epsilon needs optimizer=adam")
         if self.nondeterminism == "simulated" and self.optimizer != "sgd":
             raise ConfigError("nondeterminism=simulated needs optimizer=sgd")
 
@@ -139,6 +155,10 @@ class TrainingConfig:
             del values["epochs"]
         if self.nondeterminism != "simulated":
             del values["noise_scale"]
+        if not self.momentum:  # no momentum, no form: runs without it keep their hashes
+            del values["momentum_form"]
+        if self.optimizer != "adam" or self.adam_epsilon == ADAM_EPSILON:  # earlier Adam runs keep their hashes
+            del values["adam_epsilon"]
         return values
 
 
@@ -176,6 +196,11 @@ class MeasureConfig:
     telemetry: bool = setting(False, "Early-phase telemetry (paper 004 Fig. 3): every step of --telemetry_window, "
                               "then every epoch, into telemetry.csv and TensorBoard (callbacks/telemetry.py).",
                               measure=True)
+    telemetry_gradient: str = setting("inference", "Mode of --telemetry's gradient norm on its probe batch: "
+                                      "inference (running batch-norm statistics, no dropout) or training (batch "
+                                      "statistics and dropout, the gradient training follows, paper 004 Fig. 3; "
+                                      "running averages left as they were).", choices=("inference", "training"),
+                                      measure=True)
     telemetry_window: str = setting("4000it", "Steps logged one by one by --telemetry (paper 004: 4000it).", STEP,
                                     measure=True)
     telemetry_eval_every: str = setting("100it", "Test loss and accuracy in the telemetry window every so many "

@@ -21,7 +21,8 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
 
 
 def epoch_order(num_examples: int, seed: int, epoch) -> tf.Tensor:
-    """The permutation of example indices used in `epoch` (0-based)."""
+    """The permutation of example indices used in `epoch` (0-based); epoch 0's for every
+    epoch when a run does not reshuffle."""
     return tf.random.experimental.stateless_shuffle(
         tf.range(num_examples, dtype=tf.int64),
         seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)]))
@@ -31,12 +32,17 @@ PAD = 4  # CIFAR-10 standard augmentation: pad 4, random 32x32 crop, horizontal 
 PADDINGS = {"zeros": "CONSTANT", "reflect": "REFLECT"}  # REFLECT omits the edge, as PyTorch's F.pad "reflect"
 
 
-def augment_one(image: tf.Tensor, seed: tf.Tensor, padding: str = "zeros") -> tf.Tensor:
-    """Pad by 4 (zeros, or a mirror image of the border as paper 002's code does),
-    crop back to the original size at a random offset, flip left-right with
+def augment_one(image: tf.Tensor, seed: tf.Tensor, padding: str = "zeros", fill=None) -> tf.Tensor:
+    """Pad by 4 (zeros, or `fill` per channel, or a mirror image of the border as paper 002's
+    code does), crop back to the original size at a random offset, flip left-right with
     probability 1/2; stateless, so it depends only on `seed`."""
     height, width, channels = image.shape
-    padded = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]], mode=PADDINGS[padding])
+    paddings = [[PAD, PAD], [PAD, PAD], [0, 0]]
+    if fill is not None and padding == "zeros":  # tf.pad fills with one scalar: add fill x a border mask
+        border = tf.pad(tf.zeros_like(image), paddings, constant_values=1.0)
+        padded = tf.pad(image, paddings) + border * tf.constant(fill, image.dtype)
+    else:
+        padded = tf.pad(image, paddings, mode=PADDINGS[padding])
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     cropped = tf.image.stateless_random_crop(padded, [height, width, channels], seed=crop_seed)
     return tf.image.stateless_random_flip_left_right(cropped, seed=flip_seed)
@@ -54,8 +60,9 @@ def mixup_batch(images, one_hot, alpha: float, seed):
 
 def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end: int,
                  augment: bool = False, mixup: float = 0.0, num_classes: int = 0,
-                 augment_padding: str = "zeros") -> tf.data.Dataset:
-    """The batches of optimizer steps start .. end - 1 (0-based), one shuffled pass per epoch.
+                 augment_padding: str = "zeros", reshuffle: bool = True, fill=None) -> tf.data.Dataset:
+    """The batches of optimizer steps start .. end - 1 (0-based), one shuffled pass per epoch
+    (`reshuffle=False`: every epoch in epoch 0's order); `fill`: augment_one's padding value.
 
     Step s is batch s % steps_per_epoch of epoch s // steps_per_epoch, so a stream
     started at step k yields exactly the batches an uninterrupted stream yields
@@ -74,7 +81,7 @@ def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end:
     def one_epoch(epoch, skip, order):
         if augment:
             examples = order.map(
-                lambda i: (augment_one(tf.gather(images, i), example_seed(epoch, i), augment_padding),
+                lambda i: (augment_one(tf.gather(images, i), example_seed(epoch, i), augment_padding, fill),
                            tf.gather(labels, i)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             batches = examples.batch(batch_size)
@@ -89,10 +96,11 @@ def train_stream(split: base.Split, batch_size: int, seed: int, start: int, end:
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return batches
 
-    return _epochs(len(split), batch_size, seed, start, end, one_epoch).prefetch(tf.data.AUTOTUNE)
+    return _epochs(len(split), batch_size, seed, start, end, one_epoch, reshuffle).prefetch(tf.data.AUTOTUNE)
 
 
-def _epochs(num_examples: int, batch_size: int, seed: int, start: int, end: int, one_epoch) -> tf.data.Dataset:
+def _epochs(num_examples: int, batch_size: int, seed: int, start: int, end: int, one_epoch,
+            reshuffle: bool = True) -> tf.data.Dataset:
     """Steps start .. end - 1 as the epochs they lie in: one_epoch(epoch, skip, order) makes
     an epoch's batches from its example order, whose first `skip` batches (> 0 only in the
     epoch the stream starts in) are already dropped."""
@@ -102,24 +110,28 @@ def _epochs(num_examples: int, batch_size: int, seed: int, start: int, end: int,
 
     def epoch_batches(epoch):
         skip = tf.maximum(tf.cast(start, tf.int64) - epoch * per_epoch, 0)
-        order = tf.data.Dataset.from_tensor_slices(epoch_order(num_examples, seed, epoch)).skip(skip * batch_size)
+        order = tf.data.Dataset.from_tensor_slices(
+            epoch_order(num_examples, seed, epoch if reshuffle else 0)).skip(skip * batch_size)
         return one_epoch(epoch, skip, order)
 
     first_epoch, last_epoch = start // per_epoch, -(-end // per_epoch)
     return tf.data.Dataset.range(first_epoch, last_epoch).flat_map(epoch_batches).take(end - start)
 
 
-def index_stream(num_examples: int, batch_size: int, seed: int, start: int, end: int) -> tf.data.Dataset:
+def index_stream(num_examples: int, batch_size: int, seed: int, start: int, end: int,
+                 reshuffle: bool = True) -> tf.data.Dataset:
     """The example indices of train_stream's batches (no augmentation or mixup): steps start .. end - 1."""
-    return _epochs(num_examples, batch_size, seed, start, end, lambda epoch, skip, order: order.batch(batch_size))
+    return _epochs(num_examples, batch_size, seed, start, end, lambda epoch, skip, order: order.batch(batch_size),
+                   reshuffle)
 
 
-def stacked_stream(split: base.Split, batch_size: int, seeds, start: int, end: int) -> tf.data.Dataset:
+def stacked_stream(split: base.Split, batch_size: int, seeds, start: int, end: int,
+                   reshuffle: bool = True) -> tf.data.Dataset:
     """Steps start .. end - 1 of one train_stream per data seed, side by side: images
     (batch, K, ...) and labels (batch, K), member k's column being exactly its own
     stream's batch. One gather serves all K (seed ensembles, ensemble/runner.py)."""
     images, labels = tf.constant(split.images), tf.constant(split.labels)
-    orders = tuple(index_stream(len(split), batch_size, s, start, end) for s in seeds)
+    orders = tuple(index_stream(len(split), batch_size, s, start, end, reshuffle) for s in seeds)
 
     def gather(*indices):
         chosen = tf.stack(indices, axis=1)

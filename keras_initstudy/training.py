@@ -22,9 +22,9 @@ from keras_initstudy.callbacks.tensorboard import EpochsDoneTensorBoard
 
 OPTIMIZERS = {
     "sgd": lambda lr, cfg: optimizers.PaperSGD(  # paper 000 §3: plain SGD; paper 002: momentum, decay
-        learning_rate=lr, momentum=cfg.momentum, coupled_weight_decay=cfg.weight_decay,
+        learning_rate=lr, momentum=cfg.momentum, momentum_form=cfg.momentum_form, coupled_weight_decay=cfg.weight_decay,
         gradient_noise=cfg.noise_scale if cfg.mechanism() == "simulated" else 0.0),
-    "adam": lambda lr, cfg: keras.optimizers.Adam(learning_rate=lr),
+    "adam": lambda lr, cfg: keras.optimizers.Adam(learning_rate=lr, epsilon=cfg.adam_epsilon),
     "rmsprop": lambda lr, cfg: keras.optimizers.RMSprop(learning_rate=lr),
     "adagrad": lambda lr, cfg: keras.optimizers.Adagrad(learning_rate=lr),
 }
@@ -50,7 +50,8 @@ def make_optimizer(cfg: config_lib.TrainingConfig, steps_per_epoch: int = 1) -> 
 
 def compile_model(model: keras.Model, cfg: config_lib.TrainingConfig, steps_per_epoch: int = 1) -> keras.Model:
     """Categorical cross-entropy (paper 000 eq. 2) on integer labels, plus accuracy;
-    on one-hot (mixed) labels when mixup is on."""
+    on one-hot (mixed) labels when mixup is on; averaged over the batch, or summed
+    (--loss_reduction=sum, paper 001's released code)."""
     loss, accuracy = loss_and_accuracy(cfg)
     model.compile(optimizer=make_optimizer(cfg, steps_per_epoch), loss=loss, metrics=[accuracy])
     return model
@@ -58,9 +59,12 @@ def compile_model(model: keras.Model, cfg: config_lib.TrainingConfig, steps_per_
 
 def loss_and_accuracy(cfg: config_lib.TrainingConfig):
     """A new loss and accuracy metric: sparse (integer labels), or categorical with mixup."""
+    reduction = "sum_over_batch_size" if cfg.loss_reduction == "mean" else "sum"
     if cfg.mixup:
-        return keras.losses.CategoricalCrossentropy(), keras.metrics.CategoricalAccuracy(name="accuracy")
-    return keras.losses.SparseCategoricalCrossentropy(), keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        return (keras.losses.CategoricalCrossentropy(reduction=reduction),
+                keras.metrics.CategoricalAccuracy(name="accuracy"))
+    return (keras.losses.SparseCategoricalCrossentropy(reduction=reduction),
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
 
 
 def build(cfg: config_lib.ExperimentConfig, info: datasets.DatasetInfo,
@@ -88,8 +92,8 @@ def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConf
     m = cfg.measure
     found = []
     if data is not None and data.validation is not None:
-        found.append(callbacks_lib.HeldOutEvaluation(data.validation,
-                                                     data.info.num_classes if cfg.training.mixup else 0))
+        found.append(callbacks_lib.HeldOutEvaluation(eval_batches(cfg, data.validation,
+                                                                  data.info.num_classes if cfg.training.mixup else 0)))
     if m.gradient_steps and data is not None:
         found.append(callbacks_lib.GradientQuantiles(
             run_dir, spec.kernel_variables(), probe_batch(cfg, data), m.gradient_steps, end.steps_per_epoch,
@@ -142,6 +146,8 @@ def load_data(cfg: config_lib.ExperimentConfig, dataset: Optional[datasets.Datas
     data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
     if cfg.data.normalize == "per_channel":
         data = datasets.normalize_channels(data)
+    elif cfg.data.normalize != "none":
+        data = datasets.normalize_constants(data, cfg.data.normalize)
     if cfg.data.pad_to:
         data = datasets.pad_to(data, cfg.data.pad_to)
     if cfg.data.validation_split:
@@ -174,8 +180,9 @@ def telemetry_callback(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig,
     return callbacks_lib.Telemetry(
         run_dir, spec.kernel_variables(), end.iteration, per_epoch, window=at["telemetry_window"],
         eval_every=at["telemetry_eval_every"], state_every=at["telemetry_state_every"],
-        probe=probe_batch(cfg, data), test=pipeline.eval_batches(data.test),
-        seed=seeds.derive(cfg.training.seeds.init, "telemetry_weights"), flush_every=checkpoint_every(cfg, per_epoch))
+        probe=probe_batch(cfg, data), test=eval_batches(cfg, data.test),
+        seed=seeds.derive(cfg.training.seeds.init, "telemetry_weights"), flush_every=checkpoint_every(cfg, per_epoch),
+        gradient_mode=m.telemetry_gradient)
 
 
 def recorded_instruments(run_dir: str) -> Optional[dict]:
@@ -295,9 +302,16 @@ def fit_into(run_dir: str, cfg: config_lib.ExperimentConfig, model: keras.Model,
     loop.train_steps(
         model, lambda a, b: train_stream(cfg, data, a, b), start, end.iteration, steps_per_epoch,
         callbacks=[*callbacks, *recording_callbacks(run_dir, cfg, steps_per_epoch, start)],
-        validation_data=pipeline.eval_batches(data.test, num_classes=one_hot_classes), verbose=verbose,
+        validation_data=eval_batches(cfg, data.test, one_hot_classes), verbose=verbose,
         steps_per_execution=steps_per_execution(cfg))
     return start
+
+
+def eval_batches(cfg: config_lib.ExperimentConfig, split: datasets.Split, num_classes: int = 0):
+    """An evaluation split in order, in batches of the size the model needs (the training batch
+    size where batch norm normalises test batches by their own statistics), else large ones."""
+    size = cfg.model.eval_batch_size(cfg.training.batch_size) or pipeline.EVAL_BATCH_SIZE
+    return pipeline.eval_batches(split, batch_size=size, num_classes=num_classes)
 
 
 def train_stream(cfg: config_lib.ExperimentConfig, data: datasets.Dataset, a: int, b: int):
@@ -305,7 +319,8 @@ def train_stream(cfg: config_lib.ExperimentConfig, data: datasets.Dataset, a: in
     t = cfg.training
     return pipeline.train_stream(data.train, t.batch_size, t.seeds.data, a, b, augment=t.augment, mixup=t.mixup,
                                  num_classes=data.info.num_classes if t.mixup else 0,
-                                 augment_padding=t.augment_padding)
+                                 augment_padding=t.augment_padding, reshuffle=t.reshuffle,
+                                 fill=datasets.padding_fill(cfg.data.normalize))
 
 
 def recording_callbacks(run_dir: str, cfg: config_lib.ExperimentConfig, steps_per_epoch: int,

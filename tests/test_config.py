@@ -90,7 +90,7 @@ class ChecksTest(tf.test.TestCase, parameterized.TestCase):
         self.assertNotIn("pad_to", identity)  # data fields count only when set
         self.assertEqual(config.ExperimentConfig().non_default_identity(), {})
         self.assertEqual(config.ExperimentConfig().replace(model="constnet").non_default_identity(),
-                         {"model": "constnet", "model_revision": 1})  # a revision always counts
+                         {"model": "constnet", "model_revision": 2})  # a revision always counts
         self.assertEqual(config.ExperimentConfig.from_flat({"width": 64}).model_name, "mlp")
 
     def test_a_model_field_declared_unhashed_stays_out_of_the_identity(self):
@@ -127,14 +127,37 @@ class IdentityTest(tf.test.TestCase):
         self.assertEqual(config.ExperimentConfig().replace(width=512, seed=3).run_hash(), "291b92ec")
 
     def test_a_rebuilt_model_gets_new_run_names(self):
-        """ConstNet and LeakyNet were rebuilt as the authors' code builds them (revision 1): their runs
-        are renamed so an old run directory is never resumed with the new graph; other models keep theirs."""
-        for name in ("constnet", "leakynet"):
+        """ConstNet and LeakyNet were rebuilt as the authors' code builds them (revision 1, issue 11), then
+        all four PyTorch convnets padded as PyTorch pads and LeakyNet's batch norms put on odd blocks
+        (issue 25): their runs are renamed so an old run directory is never resumed with the new graph;
+        other models keep theirs."""
+        for name, revision in (("constnet", 2), ("leakynet", 2), ("wide_resnet", 1), ("resnet", 1),
+                               ("resnet20", 1)):
             cfg = config.ExperimentConfig().replace(model=name)
-            self.assertEqual(cfg.non_default_identity()["model_revision"], 1)
+            self.assertEqual(cfg.non_default_identity()["model_revision"], revision)
             self.assertEqual(config.ExperimentConfig().replace(model=name, correlation="cosine").run_hash(),
                              cfg.run_hash())
-        self.assertNotIn("model_revision", config.ExperimentConfig().replace(model="resnet").identity())
+        self.assertNotIn("model_revision", config.ExperimentConfig().replace(model="lenet_300_100").identity())
+
+    def test_paper_001_released_options_count_only_when_set(self):
+        base = config.ExperimentConfig()
+        adam = base.replace(optimizer="adam")
+        for field, value, cfg in (("loss_reduction", "sum", base), ("reshuffle", False, base),
+                                  ("adam_epsilon", 1e-8, adam)):
+            self.assertNotIn(field, cfg.non_default_identity())
+            changed = cfg.replace(**{field: value})
+            self.assertEqual(changed.non_default_identity()[field], value)
+            self.assertNotEqual(changed.run_hash(), cfg.run_hash())
+
+    def test_momentum_form_counts_only_with_momentum(self):
+        """Runs with momentum computed Keras's form before issue 25: they are renamed; runs without keep
+        their names."""
+        base = config.ExperimentConfig()
+        self.assertNotIn("momentum_form", base.identity())
+        with_momentum = base.replace(momentum=0.9)
+        self.assertEqual(with_momentum.non_default_identity()["momentum_form"], "pytorch")
+        self.assertNotEqual(with_momentum.replace(momentum_form="keras").run_hash(), with_momentum.run_hash())
+        self.assertEqual(base.replace(momentum_form="keras").run_hash(), base.run_hash())
 
     def test_only_settings_that_change_the_run_count(self):
         base = config.ExperimentConfig()

@@ -1,6 +1,7 @@
 """Every flagfile in flags/ parses with the flags of the binary it is written for."""
 import glob
 import os
+import re
 
 import tensorflow as tf
 from absl import flags
@@ -40,6 +41,10 @@ def flag_values(binary: str) -> flags.FlagValues:
     return fv
 
 
+AS_RELEASED_TWINS = {"schicho2022_resnet50_as_released.flags": "schicho2022_resnet50_cifar.flags",
+                     "wijnja2020_as_released.flags": "wijnja2020_xavier_normal.flags"}
+
+
 class FlagfileTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_the_readme_status_table_says_what_exists(self):
@@ -66,6 +71,24 @@ class FlagfileTest(tf.test.TestCase, parameterized.TestCase):
         self.assertContainsSubset({"jesus2021_mlp_hasyv2.flags", "jesus2021_fig2_quick.flags",
                                    "blumenfeld2020_constnet_cifar10.flags",
                                    "blumenfeld2020_constnet_quick.flags"}, names)
+
+    @parameterized.named_parameters((os.path.basename(f), f) for f in FLAGFILES if "_as_released" in f)
+    def test_an_as_released_twin_comments_every_flag_it_changes(self, path):
+        """One comment per difference from the paper's flagfile: each flag the twins set differently is
+        named in a comment line of the _as_released file."""
+        name = os.path.basename(path)
+        twin = os.path.join(os.path.dirname(path), AS_RELEASED_TWINS.get(name, name.replace("_as_released", "")))
+        self.assertTrue(os.path.exists(twin), f"{name}: no paper flagfile {twin}")
+        lines = {}
+        for p in (path, twin):
+            with open(p) as f:
+                lines[p] = [l.strip() for l in f if l.strip()]
+        comments = " ".join(l for l in lines[path] if l.startswith("#"))
+        flags_of = lambda p: {l for l in lines[p] if l.startswith("--") and not l.startswith("--experiment=")}
+        changed = flags_of(path) ^ flags_of(twin)
+        names = {re.sub(r"^--(no)?", "", l.split("=")[0]) for l in changed}
+        self.assertEmpty([n for n in sorted(names) if n not in comments and n.replace("_", " ") not in comments],
+                         f"{name}: flags changed from {os.path.basename(twin)} without a comment")
 
     @parameterized.named_parameters((os.path.basename(f), f) for f in FLAGFILES)
     def test_parses(self, path):

@@ -39,6 +39,17 @@ class PipelineTest(tf.test.TestCase):
         late = epochs_of(pipeline.train_stream(split(12), 5, 3, 6, 12), 12, 5)
         self.assertAllEqual(full[2:], late)
 
+    def test_without_reshuffle_every_epoch_repeats_epoch_zeros_order(self):
+        """Paper 001's released code draws one order and keeps it (--noreshuffle)."""
+        fixed = epochs_of(pipeline.train_stream(split(10), 10, 4, 0, 3, reshuffle=False), 10, 10)
+        self.assertAllEqual(fixed[1], fixed[0])
+        self.assertAllEqual(fixed[2], fixed[0])
+        self.assertAllEqual(fixed[0], epochs_of(pipeline.train_stream(split(10), 10, 4, 0, 1), 10, 10)[0])
+        late = epochs_of(pipeline.train_stream(split(10), 10, 4, 2, 3, reshuffle=False), 10, 10)
+        self.assertAllEqual(late[0], fixed[0])
+        stacked = [y.numpy() for _, y in pipeline.stacked_stream(split(10), 10, [4], 0, 2, reshuffle=False)]
+        self.assertAllEqual(stacked[1][:, 0], fixed[0])
+
     def test_seed_changes_the_order(self):
         a = epochs_of(pipeline.train_stream(split(50), 50, 1, 0, 1), 50, 50)
         b = epochs_of(pipeline.train_stream(split(50), 50, 2, 0, 1), 50, 50)
@@ -146,6 +157,38 @@ class AugmentAndMixupTest(tf.test.TestCase, parameterized.TestCase):
             seed = tf.constant([3, 1], tf.int64)
             self.assertAllEqual(pipeline.augment_one(tf.constant(image), seed),
                                 pipeline.augment_one(tf.constant(image), seed, "zeros"))
+
+    def test_a_fill_pads_with_that_value_per_channel_and_leaves_the_image_exact(self):
+        """Constant normalisations pad with normalised black (torchvision pads raw pixels, then Normalize)."""
+        image = np.random.default_rng(4).random((8, 8, 3), dtype=np.float32)
+        fill = np.array([-2.0, -1.5, 0.25], np.float32)
+        seen_border = False
+        for seed in range(20):
+            out = pipeline.augment_one(tf.constant(image), tf.constant([5, seed], tf.int64), "zeros", fill).numpy()
+            zeros = pipeline.augment_one(tf.constant(image), tf.constant([5, seed], tf.int64), "zeros").numpy()
+            border = np.all(zeros == 0, axis=-1) & np.any(out != 0, axis=-1)
+            self.assertAllEqual(out[~border], zeros[~border])  # the image's own pixels, bit for bit
+            if border.any():
+                seen_border = True
+                self.assertAllEqual(out[border], np.broadcast_to(fill, out[border].shape))
+        self.assertTrue(seen_border)
+
+    def test_constant_normalisations(self):
+        rgb = base.Dataset(base.Split(np.full((2, 2, 2, 3), 0.5, np.float32), np.zeros(2, np.int64)),
+                           base.Split(np.zeros((1, 2, 2, 3), np.float32), np.zeros(1, np.int64)),
+                           base.DatasetInfo("t", 2, (2, 2, 3), ("a", "b")))
+        data = base.normalize_constants(rgb, "imagenet_constants")  # open_lth's CIFAR-10
+        mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+        self.assertAllClose(data.train.images[0, 0, 0], (0.5 - mean) / std, rtol=1e-6)
+        self.assertAllClose(data.test.images[0, 0, 0], base.padding_fill("imagenet_constants"), rtol=1e-6)
+        self.assertIsNone(base.padding_fill("per_channel"))
+        gray = base.Dataset(base.Split(np.zeros((2, 2, 2, 1), np.float32), np.zeros(2, np.int64)),
+                            base.Split(np.zeros((1, 2, 2, 1), np.float32), np.zeros(1, np.int64)),
+                            base.DatasetInfo("g", 2, (2, 2, 1), ("a", "b")))
+        with self.assertRaisesRegex(Exception, "is for RGB images; g has 1 channel"):
+            base.normalize_constants(gray, "cifar10_constants")
+        from keras_initstudy import config
+        self.assertEqual(set(config.NORMALIZATIONS) - {"none", "per_channel"}, set(base.CONSTANT_NORMALIZATIONS))
 
     def test_per_channel_normalisation_uses_the_training_split(self):
         rng = np.random.default_rng(3)

@@ -57,5 +57,28 @@ class SchichoEndToEndTest(ClassTempDirTestCase):
         self.assertIn("error: no gradients.csv", result.stderr)
 
 
+class CurvesSplitTest(tf.test.TestCase):
+    """Paper 001's curves are test accuracy and loss (the authors' test_after_epoch=True); validation
+    on request. Drawn in a subprocess: the script's flags live in absl's global registry."""
+
+    def test_test_by_default_validation_on_request(self):
+        rows = [{"run_name": f"r{seed}", "init_scheme": "zeros_normal_bias", "bias_scale": 1.0, "epoch": epoch,
+                 "test_accuracy": 0.5 + 0.1 * epoch, "test_loss": 1.0 / epoch, "validation_accuracy": 0.4,
+                 "validation_loss": 2.0} for seed in (1, 2) for epoch in (1, 2)]
+        table = os.path.join(self.get_temp_dir(), "t.parquet")
+        pd.DataFrame(rows).to_parquet(table)
+        script = ("import sys; sys.path.insert(0, 'tools'); import pandas as pd, schicho_fig\n"
+                  "print(schicho_fig.FLAGS['split'].default)\n"
+                  f"schicho_fig.FLAGS(['x', '--tables={table}', '--out=x.png'])\n"
+                  "for split in ('test', 'validation'):\n"
+                  f"    fig = schicho_fig.curves(pd.read_parquet({table!r}), split)\n"
+                  "    print([ax.get_ylabel() for ax in fig.axes], [round(float(v), 6) for v in fig.axes[0].lines[0].get_ydata()])\n")
+        result = run("-c", script)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        self.assertEqual(result.stdout.splitlines(), [
+            "test", "['test_accuracy', 'test_loss'] [0.6, 0.7]",
+            "['validation_accuracy', 'validation_loss'] [0.4, 0.4]"])
+
+
 if __name__ == "__main__":
     tf.test.main()

@@ -212,6 +212,28 @@ class PruneSweepAndFigureTest(ClassTempDirTestCase):
                 with open(png, "rb") as f:
                     self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
 
+    def test_error_bars_are_half_the_std_for_paper_003s_figures(self):
+        """The authors' code plots yerr/2; the legend says which bars are drawn."""
+        rows = [{"run_name": f"r{seed}", "round": r, "fraction_remaining": 0.8 ** r, "branch": "trunk",
+                 "kernel_initializer": "xavier_normal", "rewind": "0it", "test_accuracy": 0.9 + 0.02 * seed}
+                for seed in (0, 1) for r in (0, 1)]
+        table = os.path.join(self.get_temp_dir(), "bars.parquet")
+        pd.DataFrame(rows).to_parquet(table)
+        script = ("import sys; sys.path.insert(0, 'tools'); import pandas as pd, lottery_fig\n"
+                  "for group, bars in (('kernel_initializer', 'paper'), ('rewind', 'paper'), "
+                  "('kernel_initializer', 'std')):\n"
+                  f"    lottery_fig.FLAGS(['x', '--tables={table}', '--out=x.png', '--group=' + group, "
+                  "'--error_bars=' + bars])\n"
+                  f"    ax = lottery_fig.accuracy_figure(pd.read_parquet({table!r})).axes[0]\n"
+                  "    segment = ax.collections[0].get_segments()[0]\n"
+                  "    print(f'{float(segment[1][1] - segment[0][1]):.6g}', ax.get_legend().get_title().get_text())\n")
+        result = run("-c", script)
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        std = 100 * 0.01  # accuracies 0.90 and 0.92: std 0.01 (ddof 0), in percent
+        self.assertEqual(result.stdout.splitlines(), [
+            f"{std:g} mean ± std / 2 (as paper 003's figures) over seeds", f"{2 * std:g} mean ± std over seeds",
+            f"{2 * std:g} mean ± std over seeds"])
+
     def test_pruning_flags_are_refused_by_the_train_runner(self):
         result = run("-m", "keras_initstudy.sweep", "--runner=train", "--rounds=3", "--axis=seed=0,1",
                      f"--output_dir={self.out}")

@@ -11,6 +11,8 @@ task); and paper 003 Fig. 2 (network size over the experiment). From the tables 
     python tools/lottery_fig.py --tables=... --group=branch --facet=rewind --print --out=fig4.png
 
 Lines other than --group=branch use the IMP trunk's rows only (branches left out).
+Error bars: ± std / 2 for paper 003's figures (--group=kernel_initializer; the authors'
+code plots yerr/2), ± std otherwise; --error_bars chooses, and the legend says which.
 
 The x axis is the percentage of prunable weights remaining (log scale, decreasing);
 the accuracy is the metric at the end of each round (paper 003: test accuracy "right
@@ -33,6 +35,9 @@ flags.DEFINE_string("metric", "test_accuracy", "Column plotted by --figure=accur
 flags.DEFINE_string("group", "kernel_initializer", "Column with one line per value: kernel_initializer (paper 003), "
                     "rewind (paper 004 Fig. 1), branch (Figs. 4, 5), pretrain (§6).")
 flags.DEFINE_string("facet", None, "Column with one panel per value (e.g. rewind for Figs. 4 and 5).")
+flags.DEFINE_enum("error_bars", "paper", ["paper", "std", "half_std"],
+                  "Error bars: std, half_std (± std / 2, paper 003's figures: the authors plot yerr/2), or paper "
+                  "(half_std for --group=kernel_initializer, paper 003's figures; std otherwise).")
 flags.DEFINE_bool("print", False, "Also print the plotted means and stds as a table.")
 flags.mark_flags_as_required(["tables", "out"])
 FLAGS = flags.FLAGS
@@ -74,24 +79,33 @@ def label(group: str, value) -> str:
     return BRANCH_LABELS.get(value, value) if group == "branch" else f"{group}={value}"
 
 
+def error_bar_scale(error_bars: str, group: str) -> float:
+    """The multiple of the std over seeds drawn as an error bar: paper 003's code plots yerr/2."""
+    if error_bars == "paper":
+        error_bars = "half_std" if group == "kernel_initializer" else "std"
+    return 0.5 if error_bars == "half_std" else 1.0
+
+
 def accuracy_figure(table: pd.DataFrame):
     summary = by_group(table, FLAGS.metric, FLAGS.group, FLAGS.facet)
     if FLAGS.print:
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     facets = sorted(summary[FLAGS.facet].unique()) if FLAGS.facet else [None]
     fig, axes = common.plt.subplots(1, len(facets), figsize=(8 * len(facets), 5), squeeze=False)
+    scale = error_bar_scale(FLAGS.error_bars, FLAGS.group)
+    bars = "± std / 2 (as paper 003's figures)" if scale == 0.5 else "± std"
     for ax, value in zip(axes[0], facets):
         rows = summary if value is None else summary[summary[FLAGS.facet] == value]
         for name in sorted(rows[FLAGS.group].unique(), key=natural):
             line = rows[rows[FLAGS.group] == name]
-            ax.errorbar(line["remaining"], line["mean"] * 100, yerr=line["std"] * 100, marker="o", ms=3,
+            ax.errorbar(line["remaining"], line["mean"] * 100, yerr=scale * line["std"] * 100, marker="o", ms=3,
                         capsize=2, label=f"{label(FLAGS.group, name)} (n={int(line['seeds'].max())})")
-        title = "Accuracy at the end of each round, mean ± std over seeds"
+        title = f"Accuracy at the end of each round, mean {bars} over seeds"
         ax.set(xscale="log", xlabel="weights remaining (%)", ylabel=f"{FLAGS.metric} (%)",
                title=title if value is None else f"{FLAGS.facet}={value}: {title}")
         common.percent_log_axis(ax.xaxis, rows["remaining"])
         ax.invert_xaxis()
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, title=f"mean {bars} over seeds", title_fontsize=8)
     return fig
 
 

@@ -4,9 +4,10 @@
         --out=curves.png
     python tools/schicho_fig.py --figure=gradients --run_dirs='runs/schicho2022_quick_fnn-*' --out=grads.png
 
-curves: validation accuracy and loss over epochs, one line per initialisation (scheme, and
-bias scale where it matters), the mean over seeds with its 95% confidence interval
-(Student's t over seeds), as the report's plots; --print also prints each initialisation's
+curves: test accuracy and loss over epochs (--split=test, the default: the authors' code
+plots test_after_epoch curves), or the held-out validation split's (--split=validation),
+one line per initialisation (scheme, and bias scale where it matters), the mean over seeds
+with its 95% confidence interval (Student's t over seeds); --print also prints each initialisation's
 final validation and test accuracy, mean ± std over seeds.
 gradients (§4): for each run, one panel per layer with a box per logged step from
 gradients.csv: box 25-75%, whiskers 5-95%, the median line; min and max as points.
@@ -26,6 +27,8 @@ flags.DEFINE_enum("figure", "curves", ["curves", "gradients"], "curves: accuracy
 flags.DEFINE_string("tables", None, "--figure=curves: sweep tables (comma-separated, globs allowed).")
 flags.DEFINE_string("run_dirs", None, "--figure=gradients: run directories with gradients.csv (globs allowed).")
 flags.DEFINE_integer("max_step", 50, "--figure=gradients: last step shown.", lower_bound=0)
+flags.DEFINE_enum("split", "test", ["test", "validation"], "--figure=curves: the split whose accuracy and loss "
+                  "are drawn: test (the authors' curves: test_after_epoch) or validation (--validation_split).")
 flags.DEFINE_bool("print", False, "--figure=curves: print the final accuracies per initialisation.")
 flags.DEFINE_string("out", None, "PNG file to write.")
 flags.mark_flag_as_required("out")
@@ -63,11 +66,12 @@ def final_accuracies(table: pd.DataFrame) -> pd.DataFrame:
     return out.join(last.groupby("init")["run_name"].count().rename("seeds"))
 
 
-def curves(table: pd.DataFrame):
+def curves(table: pd.DataFrame, split: str = "test"):
     table = with_labels(table[table["epoch"] > 0])
-    metrics = [m for m in ("validation_accuracy", "validation_loss") if m in table]
+    metrics = [m for m in (f"{split}_accuracy", f"{split}_loss") if m in table]
     if not metrics:
-        sys.exit("error: no validation_accuracy in the tables (train with --validation_split)")
+        hint = " (train with --validation_split)" if split == "validation" else ""
+        sys.exit(f"error: no {split}_accuracy in the tables{hint}")
     fig, axes = common.plt.subplots(1, len(metrics), figsize=(7 * len(metrics), 5), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         low, high = common.band_limits(metric)
@@ -130,7 +134,7 @@ def main(argv):
         if not FLAGS.tables:
             sys.exit("error: --figure=curves needs --tables")
         tables = pd.concat([common.read_table(p) for p in common.expand_paths(FLAGS.tables)], ignore_index=True)
-        fig = curves(tables.drop_duplicates(subset=["run_name", "epoch"]))  # a run in two sweeps counts once
+        fig = curves(tables.drop_duplicates(subset=["run_name", "epoch"]), FLAGS.split)  # a run in two sweeps: once
     else:
         if not FLAGS.run_dirs:
             sys.exit("error: --figure=gradients needs --run_dirs")

@@ -31,6 +31,9 @@ from keras_initstudy import rundir
 from keras_initstudy.callbacks.step_log import StepLog, tensorboard_subdir
 
 
+GRADIENT_MODES = ("inference", "training")
+
+
 def flat(variables) -> np.ndarray:
     return np.concatenate([np.asarray(v.numpy(), np.float64).reshape(-1) for v in variables])
 
@@ -60,7 +63,7 @@ def final_distances_path(run_dir: str) -> str:
 class Telemetry(StepLog):
     def __init__(self, run_dir: str, kernels: Dict[str, object], end: int, steps_per_epoch: int, window: int,
                  eval_every: int, state_every: int, probe: tuple, test: tf.data.Dataset, num_weights: int = 10,
-                 seed: int = 0, flush_every: int = 0):
+                 seed: int = 0, flush_every: int = 0, gradient_mode: str = "inference"):
         super().__init__(telemetry_path(run_dir), tensorboard_subdir(run_dir, "telemetry"), steps_per_epoch,
                          flush_every)
         self.run_dir, self.kernels, self.end = run_dir, list(kernels.values()), end
@@ -71,18 +74,33 @@ class Telemetry(StepLog):
         self.initial: Optional[np.ndarray] = None
         self.chosen: Optional[np.ndarray] = None
         self._grad_norm = None
+        if gradient_mode not in GRADIENT_MODES:
+            raise ValueError(f"gradient_mode must be one of {GRADIENT_MODES}, got {gradient_mode!r}")
+        self.gradient_mode = gradient_mode
 
     # -- the measurements ---------------------------------------------------------------------
     def gradient_norm(self) -> float:
+        """The global norm of the loss gradient on the probe batch: in inference mode, or in
+        training mode (--telemetry_gradient=training: batch statistics and dropout, as the
+        gradient training follows, paper 004 Fig. 3), whose side effects on the model's
+        state (batch norm's running averages, dropout's generators) are undone, so the
+        measurement changes nothing that training sees."""
         if self._grad_norm is None:
             model = self.model
             loss_fn = keras.losses.SparseCategoricalCrossentropy()
+            training = self.gradient_mode == "training"
 
             @tf.function
             def grad_norm(images, labels):
+                state = model.non_trainable_variables if training else []
+                before = [tf.identity(v.value) for v in state]
                 with tf.GradientTape() as tape:
-                    loss = loss_fn(labels, model(images, training=False))
-                return tf.linalg.global_norm(tape.gradient(loss, model.trainable_weights))
+                    loss = loss_fn(labels, model(images, training=training))
+                norm = tf.linalg.global_norm(tape.gradient(loss, model.trainable_weights))
+                with tf.control_dependencies([norm]):
+                    for variable, value in zip(state, before):
+                        variable.assign(value)
+                return tf.identity(norm)
             self._grad_norm = grad_norm
         return float(self._grad_norm(self.probe_images, self.probe_labels))
 

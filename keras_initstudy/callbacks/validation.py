@@ -3,15 +3,15 @@
 training, as validation_loss and validation_accuracy in the epoch's logs (history.csv,
 TensorBoard). Keras's own validation_data stays the test split (test_ columns)."""
 import keras
-
-from keras_initstudy import pipeline
-from keras_initstudy.datasets.base import Split
+import tensorflow as tf
 
 
 class HeldOutEvaluation(keras.callbacks.Callback):
-    def __init__(self, split: Split, num_classes: int = 0):
+    """`batches`: the validation split, batched (training.eval_batches)."""
+
+    def __init__(self, batches: tf.data.Dataset):
         super().__init__()
-        self.batches = pipeline.eval_batches(split, num_classes=num_classes)
+        self.batches = batches
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:

@@ -76,6 +76,34 @@ def normalize_channels(data: Dataset) -> Dataset:
     return map_images(data, lambda images: ((images - mean) / std).astype(np.float32))
 
 
+# Fixed (mean, std) per RGB channel of pixels in [0, 1], subtracted and divided after loading.
+CONSTANT_NORMALIZATIONS = {
+    # open_lth's datasets/cifar10.py (paper 004's code): ImageNet's statistics, for CIFAR-10 too
+    "imagenet_constants": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    # kuangliu/pytorch-cifar's CIFAR-10 constants, which paper 001's ResNet-50 code adapts
+    "cifar10_constants": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+}
+
+
+def normalize_constants(data: Dataset, scheme: str) -> Dataset:
+    """Every split shifted and scaled per channel by one of CONSTANT_NORMALIZATIONS."""
+    mean, std = (np.asarray(v, np.float32) for v in CONSTANT_NORMALIZATIONS[scheme])
+    if data.info.input_shape[-1] != len(mean):
+        raise errors.UserError(f"--normalize={scheme} is for RGB images; {data.info.name} has "
+                               f"{data.info.input_shape[-1]} channel(s)")
+    return map_images(data, lambda images: ((images - mean) / std).astype(np.float32))
+
+
+def padding_fill(scheme: str) -> Optional[np.ndarray]:
+    """The normalised value of a black pixel under a constant normalisation: what
+    torchvision's RandomCrop(padding=4), which pads raw pixels with 0 before Normalize,
+    pads with in normalised space; None for the other schemes (pads with 0)."""
+    if scheme not in CONSTANT_NORMALIZATIONS:
+        return None
+    mean, std = (np.asarray(v, np.float32) for v in CONSTANT_NORMALIZATIONS[scheme])
+    return -mean / std
+
+
 def hold_out(data: Dataset, amount: float, seed: int) -> Dataset:
     """`amount` of the training examples (a fraction below 1: round(amount x n); from 1: a count,
     as paper 001's VALIDATION_DATASET_SIZE = 7000), a seeded random choice, moved into a

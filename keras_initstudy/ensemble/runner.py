@@ -35,7 +35,8 @@ def stream(cfgs: Sequence[config_lib.ExperimentConfig], data: Sequence[datasets.
     Members on one dataset without augmentation or mixup share one gather per step."""
     t = cfgs[0].training
     if not (t.augment or t.mixup) and all(d is data[0] for d in data):
-        plain = pipeline.stacked_stream(data[0].train, t.batch_size, [c.training.seeds.data for c in cfgs], a, b)
+        plain = pipeline.stacked_stream(data[0].train, t.batch_size, [c.training.seeds.data for c in cfgs], a, b,
+                                        reshuffle=t.reshuffle)
         return plain.map(lambda x, y: (x, {stack.output_name(k): y[:, k] for k in range(len(cfgs))}))
     streams = tuple(training.train_stream(c, d, a, b) for c, d in zip(cfgs, data))
     return tf.data.Dataset.zip(streams).map(

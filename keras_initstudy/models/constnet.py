@@ -28,6 +28,9 @@ norms. Its NetworkBlock runs every stage twice per forward pass, so in training
 each batch norm's running averages are updated twice per step: PyTorch momentum
 0.1 applied twice is Keras momentum 0.9^2 = 0.81 (`batch_norm_momentum`, set
 by the _as_released flagfile).
+
+Padding as PyTorch's: a stride-2 3x3 conv is padded one pixel on every side
+(layers.pytorch_padded_conv), so it samples the even pixels its 1x1 shortcut samples.
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ from keras_initstudy.settings import at_least, between, setting
 
 keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
 initializers = lazy.module("keras_initstudy.initializers")
+layers = lazy.module("keras_initstudy.layers")
 symmetric_arithmetic_lib = lazy.module("keras_initstudy.symmetric_arithmetic")
 
 STEM_CHANNELS = 16
@@ -101,8 +105,8 @@ def build_constnet(input_shape: Tuple[int, ...], num_classes: int, widen_factor:
         init_ = const_init if const else he_fan_out(gain_squared, seeds.derive(init_seed, layer_name, "kernel"))
         layer = (symmetric_arithmetic_lib.SymmetricPointwiseConv2D if symmetric_arithmetic and size == 1
                  else keras.layers.Conv2D)
-        return layer(channels, size, strides=stride, padding="same", use_bias=False, kernel_initializer=init_,
-                     name=layer_name)
+        return layers.pytorch_padded_conv(channels, size, stride, layer_name, conv_class=layer, use_bias=False,
+                                          kernel_initializer=init_)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = conv(STEM_CHANNELS, 3, 1, initializers.ChannelAveraging(), 1.0, "stem_conv")(inputs)
@@ -148,7 +152,9 @@ class WideStagesConfig(ModelConfig):
 
 @dataclasses.dataclass(frozen=True)
 class ConstNetConfig(WideStagesConfig):
-    revision: ClassVar[int] = 1  # 1: the authors' widening blocks (issue 11); revision-0 runs built another graph
+    # 1: the authors' widening blocks (issue 11); revision-0 runs built another graph.
+    # 2: stride-2 3x3 convs padded (1, 1) as PyTorch pads them (issue 25), not Keras's (0, 1).
+    revision: ClassVar[int] = 2
     init: ClassVar[str] = "const"  # build_constnet's init: constant convs (ConstNetHeConfig: "he")
     dropout_stem: bool = setting(False, "Also drop out after the stem conv (paper 002 App. I's all-layers "
                                  "dropout; the authors' --dropl1). Off: Table 1's dropout run.")

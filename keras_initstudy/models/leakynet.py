@@ -4,7 +4,7 @@
           -> 3 stages of num_blocks / 3 blocks (widths 16k, 32k, 64k; the first block of
              a stage has stride 1, 2, 2 and widens). A block, without a skip:
                  x + b (one trainable scalar, 0 at init) -> conv3x3 -> leaky relu
-                 [-> dropout] -> bn
+                 [-> dropout] [-> bn, odd blocks only]
           -> leaky relu -> global average pooling -> Dense (zero)
 
 13 convs at 12 blocks. Each conv is a delta kernel times a channel matrix picked
@@ -19,8 +19,12 @@ letter first, underscores ignored; one letter alone sets every conv):
 Signs (the code's phase): block j (0-based, counted over the network) has
 factor +1 when j is even and -1/a when j is odd; the stem +1. For the Leaky
 ReLU f(x) = max(x, a x), f(-(1/a) f(x)) = -x, so each pair of blocks is -identity
-on its input without batch norm (App. H); batch norm between the two halves
-recentres and rescales each channel, which keeps identical features identical.
+on its input without batch norm (App. H). Batch norm follows the odd blocks only,
+after each such pair (remodel.py applies its BatchNorm2d when phase < 0), so a pair
+stays -identity and the batch norm recentres and rescales its output per channel,
+which keeps identical features identical. The even blocks' batch norms are built
+and counted, as the code's are, and pass their input through
+(layers.IdleBatchNormalization). Stride-2 convs are padded (1, 1) as PyTorch's.
 With a stem of '1', every feature of every layer is identical at init (the
 paper's "averaging the incoming channels"; Table 2's '1_...' rows).
 """
@@ -28,11 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import ClassVar, Optional, Tuple
 
 from keras_initstudy import lazy, seeds, settings
-from keras_initstudy.models.constnet import STEM_CHANNELS, WideStagesConfig, batch_norm_layer, dropout_layer, \
-    stage_plan
+from keras_initstudy.models.constnet import BN_EPSILON, BN_MOMENTUM, STEM_CHANNELS, WideStagesConfig, \
+    batch_norm_layer, dropout_layer, stage_plan
 from keras_initstudy.models.registry import ModelSpec, Seeds, register
 from keras_initstudy.settings import setting
 
@@ -83,11 +88,14 @@ def build_leakynet(input_shape: Tuple[int, ...], num_classes: int, widen_factor:
                    h_variance: str = "released", name: str = "leakynet", init_seed: int = 0,
                    data_seed: Optional[int] = None) -> keras.Model:
     letters = expand_pattern(channel_init, num_blocks)
+    if batch_norm:  # the idle batch norms have no gradient by design; any other missing one still warns
+        warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \[('[^']*_bn_idle/"
+                                r"(gamma|beta)'(, )?)+\]")
     data_seed = init_seed if data_seed is None else data_seed
 
     def conv(channels, stride, letter, factor, layer_name):
-        return keras.layers.Conv2D(
-            channels, 3, strides=stride, padding="same", use_bias=False, name=layer_name,
+        return layers.pytorch_padded_conv(
+            channels, 3, stride, layer_name, use_bias=False,
             kernel_initializer=conv_init(letter, factor, leaky_alpha, h_variance,
                                          seeds.derive(init_seed, layer_name, "kernel")))
 
@@ -100,8 +108,10 @@ def build_leakynet(input_shape: Tuple[int, ...], num_classes: int, widen_factor:
         x = keras.layers.LeakyReLU(negative_slope=leaky_alpha, name=f"{prefix}_leaky")(x)
         if dropout:
             x = dropout_layer(dropout, f"{prefix}_dropout", data_seed)(x)
-        if batch_norm:
+        if batch_norm and sign_factor(j, leaky_alpha) < 0:  # remodel.py: `if self.phase < 0: out = self.bn(out)`
             x = batch_norm_layer(f"{prefix}_bn")(x)
+        elif batch_norm:  # built, counted, never applied (the code's BatchNorm2d in every block)
+            x = layers.IdleBatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{prefix}_bn_idle")(x)
     x = keras.layers.LeakyReLU(negative_slope=leaky_alpha, name="final_leaky")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", kernel_initializer="zeros",
@@ -110,11 +120,13 @@ def build_leakynet(input_shape: Tuple[int, ...], num_classes: int, widen_factor:
 
 
 def feature_layers(model: keras.Model) -> Tuple[str, ...]:
-    """The stem and each block's output (after its batch norm, or its activation)."""
+    """The stem and each block's output: its batch norm, applied or idle, or, without batch
+    norms, its activation."""
     names = {layer.name for layer in model.layers}
     blocks = [layer.name[:-len("_conv")] for layer in model.layers
               if layer.name.startswith("stage") and layer.name.endswith("_conv")]
-    return ("stem_conv",) + tuple(f"{p}_bn" if f"{p}_bn" in names else f"{p}_leaky" for p in blocks)
+    return ("stem_conv",) + tuple(next(f"{p}{suffix}" for suffix in ("_bn", "_bn_idle", "_leaky")
+                                       if f"{p}{suffix}" in names) for p in blocks)
 
 
 CHANNEL_PATTERN = settings.Check(lambda v: bool(v.replace("_", "")) and set(v.replace("_", "")) <= set(LETTERS),
@@ -123,7 +135,9 @@ CHANNEL_PATTERN = settings.Check(lambda v: bool(v.replace("_", "")) and set(v.re
 
 @dataclasses.dataclass(frozen=True)
 class LeakyNetConfig(WideStagesConfig):
-    revision: ClassVar[int] = 1  # 1: the authors' 13-conv network and Table 2 patterns (issue 11)
+    # 1: the authors' 13-conv network and Table 2 patterns (issue 11). 2: batch norm on odd
+    # blocks only and PyTorch's padding of stride-2 convs, as remodel.py (issue 25).
+    revision: ClassVar[int] = 2
     leaky_alpha: float = setting(0.01, "Leaky ReLU slope (paper 002 §5.1: 0.01).", settings.between(1e-6, 1.0))
     channel_init: str = setting("1_iiii_iiii_iiii", "Channel matrix of each conv, stem first: i (identity), "
                                 "1 (averaging), h (random); Table 2's syntax, e.g. 1_iiii_11ii_iiii, or one "

@@ -50,6 +50,10 @@ class ModelConfig:
     def validate(self) -> None:
         """Checks that involve several fields; raise settings.ConfigError."""
 
+    def eval_batch_size(self, train_batch_size: int) -> Optional[int]:
+        """The batch size evaluations must use, or None where it changes no result."""
+        return None
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:

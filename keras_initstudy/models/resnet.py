@@ -11,13 +11,14 @@ ResNet-20 (N = 20, W = 16): 272,474 trainable parameters, as open_lth's test pin
 Initialisation as open_lth's defaults: kernels PyTorch's kaiming_normal_ (N(0, 2/fan_in),
 not truncated); batch norm gamma ~ U[0, 1) and beta 0 ('uniform'; 'fixed' gives 1 and 0);
 the Dense bias PyTorch's default U(+-1/sqrt(fan_in)). Batch norm uses PyTorch's momentum
-and epsilon. Keras's 'same' padding puts an odd pad of a stride-2 conv at the bottom and
-right, where PyTorch's padding=1 pads both sides: shapes and counts agree, the sampled
-pixel grid is offset by one.
+and epsilon. Stride-2 3x3 convs are padded one pixel on every side as PyTorch's
+padding=1 (layers.pytorch_padded_conv; Keras's 'same' would pad (0, 1) and sample
+the odd pixels while the 1x1 shortcut samples the even ones).
 """
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 from keras_initstudy import lazy, seeds, settings
 from keras_initstudy.models.constnet import BN_EPSILON, BN_MOMENTUM
@@ -27,12 +28,14 @@ from keras_initstudy.settings import at_least, setting
 
 keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
 initializers = lazy.module("keras_initstudy.initializers")
+layers = lazy.module("keras_initstudy.layers")
 
 KAIMING_NORMAL = "kaiming_normal(gain=1.4142135623730951)"  # PyTorch's kaiming_normal_ default
 
 
 @dataclasses.dataclass(frozen=True)
 class ResNetConfig(ModelConfig):
+    revision: ClassVar[int] = 1  # 1: stride-2 3x3 convs padded (1, 1) as PyTorch's (issue 25); 0: Keras's (0, 1)
     resnet_depth: int = setting(20, "Layers N of a CIFAR ResNet-N: 2 + 6 x blocks per stage (paper 004: 20).",
                                 settings.Check(lambda n: n > 2 and (n - 2) % 6 == 0, "must be 6 D + 2 with D >= 1"))
     resnet_width: int = setting(16, "Filters W of the first stage (2W, 4W after; open_lth's cifar_resnet_N_W).",
@@ -52,10 +55,9 @@ def build_resnet(input_shape, num_classes: int, depth: int = 20, width: int = 16
     blocks = (depth - 2) // 6
 
     def conv(filters, size, stride, layer_name):
-        return keras.layers.Conv2D(
-            filters, size, strides=stride, padding="same" if size > 1 else "valid", use_bias=False,
-            kernel_initializer=initializers.from_spec(kernel_initializer, seeds.derive(init_seed, layer_name, "kernel")),
-            name=layer_name)
+        return layers.pytorch_padded_conv(
+            filters, size, stride, layer_name, use_bias=False,
+            kernel_initializer=initializers.from_spec(kernel_initializer, seeds.derive(init_seed, layer_name, "kernel")))
 
     def norm(layer_name):
         gamma = (keras.initializers.RandomUniform(0.0, 1.0, seed=seeds.derive(init_seed, layer_name, "gamma"))

@@ -8,12 +8,13 @@ blocks of widths 16k, 32k, 64k (stride 1, 2, 2), each
 then bn -> relu -> global average pooling -> Dense. Every conv is He-normal by
 fan_out, N(0, 2 / (k*k*C_out)) (untruncated); batch norms start at gamma 1,
 beta 0; the Dense weight has PyTorch's default U(+-1/sqrt(fan_in)) and a zero
-bias. WRN-28-10 on CIFAR-10 has 36,479,194 trainable parameters.
+bias. WRN-28-10 on CIFAR-10 has 36,479,194 trainable parameters. Stride-2 3x3 convs
+are padded one pixel on every side, as PyTorch's padding=1 (layers.pytorch_padded_conv).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import ClassVar, Optional, Tuple
 
 from keras_initstudy import lazy, seeds, settings
 from keras_initstudy.models.constnet import (STAGE_STRIDES, STAGE_WIDTHS, STEM_CHANNELS, batch_norm_layer,
@@ -24,6 +25,7 @@ from keras_initstudy.settings import at_least, setting
 
 keras = lazy.module("keras")  # imported on first use: flags are parsed without TensorFlow
 initializers = lazy.module("keras_initstudy.initializers")
+layers = lazy.module("keras_initstudy.layers")
 
 
 def build_wide_resnet(input_shape: Tuple[int, ...], num_classes: int, depth: int = 28, widen_factor: int = 10,
@@ -33,9 +35,9 @@ def build_wide_resnet(input_shape: Tuple[int, ...], num_classes: int, depth: int
     data_seed = init_seed if data_seed is None else data_seed
 
     def conv(channels, size, stride, layer_name):
-        return keras.layers.Conv2D(channels, size, strides=stride, padding="same", use_bias=False,
-                                   kernel_initializer=he_fan_out(2.0, seeds.derive(init_seed, layer_name, "kernel")),
-                                   name=layer_name)
+        return layers.pytorch_padded_conv(channels, size, stride, layer_name, use_bias=False,
+                                          kernel_initializer=he_fan_out(2.0, seeds.derive(init_seed, layer_name,
+                                                                                           "kernel")))
 
     def bn_relu(x, prefix):
         return keras.layers.ReLU(name=f"{prefix}_relu")(batch_norm_layer(f"{prefix}_bn")(x))
@@ -68,6 +70,7 @@ WRN_DEPTH = settings.Check(lambda v: v >= 10 and (v - 4) % 6 == 0, "must be 6 n 
 
 @dataclasses.dataclass(frozen=True)
 class WideResNetConfig(ModelConfig):
+    revision: ClassVar[int] = 1  # 1: stride-2 3x3 convs padded (1, 1) as PyTorch's (issue 25); 0: Keras's (0, 1)
     widen_factor: int = setting(10, "Widths 16k, 32k, 64k (paper 002 App. A: k = 10).", at_least(1))
     wrn_depth: int = setting(28, "Depth d of WRN-d-k: (d - 4) / 6 two-conv blocks per stage (WRN-28-10).",
                              WRN_DEPTH)

@@ -22,8 +22,11 @@ def _check_branch(name: str) -> None:
         raise ValueError(name)
 
 
+REWIND_TARGETS = ("init", "torch_default_init")  # besides steps of round 0
+
+
 def _check_rewind(text: str) -> None:
-    if text != "init":
+    if text not in REWIND_TARGETS:
         steps_lib.check_text(text)
 
 
@@ -39,15 +42,22 @@ class PruneConfig:
     strategy: str = setting("layerwise", "layerwise: each layer loses the fraction of its own weights; global: "
                             "one magnitude threshold over all prunable weights (open_lth's sparse_global).",
                             choices=("layerwise", "global"))
-    rewind: str = setting("init", "Where survivors are reset to: init (their initial values) or a step of "
-                          "round 0 (0, 500it, 2ep), whose weights and optimizer state are restored.",
-                          settings.parses(_check_rewind, "must be init or a step (500it, 2ep)"))
+    rewind: str = setting("init", "Where survivors are reset to: init (their initial values), a step of "
+                          "round 0 (0, 500it, 2ep), whose weights and optimizer state are restored, or "
+                          "torch_default_init (kernels redrawn by PyTorch's default scheme with the run's seed, "
+                          "the same for every --kernel_initializer; biases their initial values: what paper "
+                          "003's code resets to, having saved the weights before its initialisation).",
+                          settings.parses(_check_rewind, "must be init, torch_default_init or a step (500it, 2ep)"))
     prune_biases: bool = setting(False, "Prune biases too (the released code of paper 003 does).")
     prune_rounding: str = setting("ceil", "Weights pruned = ceil (open_lth) or floor (paper 003's code) of "
                                   "fraction x remaining.", choices=("ceil", "floor"))
     reset_optimizer: bool = setting(True, "Restore the optimizer state of the rewind step each round (off: keep "
                                     "the state and step count the previous round ended with, as paper 003's "
                                     "code does).")
+    rewind_optimizer: str = setting("restore", "What the optimizer holds after rewinding to a step k: restore (its "
+                                    "state at k, momentum buffers included) or fresh (a new optimizer: every "
+                                    "buffer zero, the step count and so the learning-rate schedule at k, as "
+                                    "open_lth, paper 004's code, loads w(k)).", choices=("restore", "fresh"))
     reinit: str = setting("none", "Surviving weights after rewinding, in every round (they also decide the next "
                           "mask): none (the rewound values), random (a fresh draw of the initializer), or one of "
                           "paper 004's re-initialisations (pruning/perturb.py).", choices=perturb.names())
@@ -62,6 +72,13 @@ class PruneConfig:
                             "rewinding to, its end (paper 004 §6): random_labels, blur, rotation (4-way head, "
                             "replaced by the real one afterwards), or none.",
                             choices=("none", "random_labels", "blur", "rotation"))
+    pretrain_protocol: str = setting(
+        "open_lth", "How --pretrain runs. open_lth (paper 004's code): random labels drawn uniformly per image; "
+        "rotation gives each image one seeded label 0-3 and rotates it by label x 90 degrees, keeping the "
+        "output layer; the main training then starts at step = --pretrain_length (its schedule fast-forwarded) "
+        "and ends where an unpretrained one does. package: labels permuted; every image in all four "
+        "rotations with a 4-way head replaced by w(0)'s; the main training runs its full length from step 0.",
+        choices=("open_lth", "package"))
     pretrain_length: str = setting("2ep", "Length of --pretrain (500it, 2ep).",
                                    settings.parses(steps_lib.check_text, "must be a step (500it, 2ep)"))
     pretrain_blur_factor: int = setting(4, "--pretrain=blur: downsample by this factor, then upsample back.",
@@ -71,9 +88,12 @@ class PruneConfig:
 
     def __post_init__(self):
         settings.validate_fields(self)
-        if self.pretrain != "none" and self.rewind_step(1) != 0:
+        if self.pretrain != "none" and not (self.rewind == "init" or self.rewind not in REWIND_TARGETS
+                                            and steps_lib.Step.parse(self.rewind, 1).iteration == 0):
             raise settings.ConfigError(f"--pretrain rewinds to the end of pre-training: --rewind={self.rewind} "
                                        "must be 0 (or init) with it")
+        if self.rewind_optimizer == "fresh" and not self.reset_optimizer:
+            raise settings.ConfigError("--rewind_optimizer=fresh rewinds the optimizer: it needs --reset_optimizer")
         if self.sparse_pretrain and self.pretrain == "none":
             raise settings.ConfigError("--sparse_pretrain needs --pretrain")
         if self.sparse_pretrain and self.branches:
@@ -84,7 +104,11 @@ class PruneConfig:
         return self.prune_fraction / 2 if self.prune_output_fraction is None else self.prune_output_fraction
 
     def rewind_step(self, steps_per_epoch: int) -> int:
-        return 0 if self.rewind == "init" else steps_lib.Step.parse(self.rewind, steps_per_epoch).iteration
+        """The step later rounds rewind to: the end of pre-training under open_lth's protocol (where
+        the main training starts), else --rewind's."""
+        if self.pretrain != "none" and self.pretrain_protocol == "open_lth":
+            return steps_lib.Step.parse(self.pretrain_length, steps_per_epoch).iteration
+        return 0 if self.rewind in REWIND_TARGETS else steps_lib.Step.parse(self.rewind, steps_per_epoch).iteration
 
     def branch_names(self) -> List[str]:
         return list(dict.fromkeys(_split(self.branches)))
@@ -93,6 +117,8 @@ class PruneConfig:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["hashed"]}
         values["prune_output_fraction"] = self.output_fraction()
         values["rewind"] = "0it" if self.rewind in ("init", "0", "0it", "0ep") else self.rewind
+        if self.pretrain == "none":  # runs without pre-training keep their hashes
+            del values["pretrain_protocol"]
         return values
 
 

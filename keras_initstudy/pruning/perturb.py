@@ -4,7 +4,9 @@ IMP finds a mask and rewinds the survivors to their values at iteration k. Paper
 then asks which property of those values matters, by replacing them, mask kept:
 
     none               the rewound values w(k) (plain IMP with rewinding)
-    random             a fresh draw of the initializer (Frankle & Carbin 2019's control)
+    random             a fresh draw of the kernels' initializer (Frankle & Carbin 2019's control)
+    random_model       an entirely fresh model, biases and batch norm included, masked (open_lth's
+                       randomly_reinitialize branch: paper 004's random re-initialisation)
     init               w(0): signs and magnitudes of iteration 0            (Fig. 4)
     init_signs         signs of iteration 0, magnitudes of iteration k       (Fig. 4)
     init_magnitudes    signs of iteration k, magnitudes of iteration 0       (Fig. 4)
@@ -13,7 +15,8 @@ then asks which property of those values matters, by replacing them, mask kept:
     shuffle_unit       ... within each output unit / filter (last axis)      (Fig. 5)
     shuffle_kernel     ... within each k x k kernel slice of a convolution   (Fig. 5)
 
-Each acts on one prunable kernel at a time; pruned entries stay exactly zero, and a
+Each but random_model acts on one prunable kernel at a time (random_model replaces every
+weight; pruning/rounds.py builds it); pruned entries stay exactly zero, and a
 permutation moves values only among the surviving entries of one group. Dense kernels
 have no spatial slice, so shuffle_kernel leaves them as they are (a ResNet's output
 layer); a model with no convolution refuses it (`check`).
@@ -80,8 +83,11 @@ for _name, _groups in (("shuffle_layer", layer_groups), ("shuffle_unit", unit_gr
     _register(_name, lambda w_k, w_0, fresh, mask, rng, g=_groups: shuffle_groups(w_k, mask, g(w_k.shape), rng))
 
 
+MODEL_LEVEL = ("random_model",)  # replace the whole model, not one kernel at a time (rounds.fresh_model_weights)
+
+
 def names():
-    return PERTURBATIONS.names()
+    return (*PERTURBATIONS.names(), *MODEL_LEVEL)
 
 
 def apply(name: str, w_k: np.ndarray, w_0: np.ndarray, fresh: np.ndarray, mask: np.ndarray,
@@ -92,6 +98,8 @@ def apply(name: str, w_k: np.ndarray, w_0: np.ndarray, fresh: np.ndarray, mask: 
 
 def check(name: str, kernel_shapes: Dict[str, tuple]) -> None:
     """Refuses a perturbation the model cannot show (shuffle_kernel without a convolution)."""
+    if name in MODEL_LEVEL:
+        return
     PERTURBATIONS.get(name)
     if name == "shuffle_kernel" and not any(len(s) >= 3 for s in kernel_shapes.values()):
         raise errors.UserError("shuffle_kernel permutes within convolution kernel slices, and this model has no "

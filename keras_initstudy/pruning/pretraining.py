@@ -2,14 +2,20 @@
 
 The dense network (or, with sparse pre-training, each round's pruned one) first trains
 for --pretrain_length on a changed task; IMP then starts from, and rewinds to, the end
-of that pre-training. The tasks change the data only:
+of that pre-training. The tasks change the data only. --pretrain_protocol=open_lth
+(paper 004's code, the default):
 
-    random_labels  the images with their labels permuted (seeded): no label information
+    random_labels  the images, each with a label drawn uniformly (seeded): no label information
     blur           each image downsampled by --pretrain_blur_factor (area) and upsampled
                    back (bilinear): same shape and value range, less detail
-    rotation       self-supervised: every image at 0, 90, 180 and 270 degrees, labelled
-                   0..3; the 4-way output layer is dropped afterwards and the real task's
-                   output layer starts from its w(0)
+    rotation       self-supervised: each image gets one seeded label 0..3 and is rotated by
+                   label x 90 degrees; the output layer is kept (its first 4 units learn it)
+
+and the main training then starts at step = --pretrain_length (open_lth's
+train_start_step, its schedule fast-forwarded) and ends where it would have.
+--pretrain_protocol=package: random_labels permutes the labels; rotation shows every
+image at 0, 90, 180 and 270 degrees with a 4-way output layer, dropped afterwards for
+the real task's w(0) head; the main training runs its full length from step 0.
 
     <run_dir>/pretrain/ (or round-NN/pretrain/ with sparse pre-training): task.json,
     history.csv, tb/, checkpoint/, final.npz (every weight after pre-training), DONE
@@ -30,9 +36,25 @@ ROTATIONS = 4
 
 
 def random_labels(split: Split, seed: int) -> Split:
-    """The same images, their labels permuted by a seeded permutation."""
+    """The same images, their labels permuted by a seeded permutation (protocol package)."""
     order = np.random.default_rng(seed).permutation(len(split))
     return Split(images=split.images, labels=split.labels[order])
+
+
+def uniform_labels(split: Split, seed: int, num_classes: int) -> Split:
+    """The same images, each with a label drawn uniformly from the classes (open_lth's random labels)."""
+    labels = np.random.default_rng(seed).integers(num_classes, size=len(split)).astype(split.labels.dtype)
+    return Split(images=split.images, labels=labels)
+
+
+def one_rotation(split: Split, seed: int) -> Split:
+    """Each image rotated by k quarter turns (counter-clockwise), k ~ U{0..3} seeded, and labelled k
+    (open_lth's rotation task: one rotation per image)."""
+    turns = np.random.default_rng(seed).integers(ROTATIONS, size=len(split))
+    images = np.empty_like(split.images)
+    for k in range(ROTATIONS):
+        images[turns == k] = np.rot90(split.images[turns == k], k, axes=(1, 2))
+    return Split(images=images, labels=turns.astype(np.int64))
 
 
 def blur(split: Split, factor: int) -> Split:
@@ -56,15 +78,24 @@ def rotations(split: Split) -> Split:
     return Split(images=images.reshape(-1, *split.images.shape[1:]), labels=labels)
 
 
-def altered(data: Dataset, task: str, seed: int, blur_factor: int) -> Dataset:
+def altered(data: Dataset, task: str, seed: int, blur_factor: int, protocol: str = "open_lth") -> Dataset:
     """The pre-training task's dataset (train and test splits changed alike)."""
+    open_lth = protocol == "open_lth"
     if task == "random_labels":
+        if open_lth:
+            return Dataset(uniform_labels(data.train, seed, data.info.num_classes),
+                           uniform_labels(data.test, seed + 1, data.info.num_classes), data.info)
         return Dataset(random_labels(data.train, seed), random_labels(data.test, seed + 1), data.info)
     if task == "blur":
         return Dataset(blur(data.train, blur_factor), blur(data.test, blur_factor), data.info)
     if task == "rotation":
         if data.info.input_shape[0] != data.info.input_shape[1]:
             raise ValueError("rotation pre-training needs square images")
+        if open_lth:
+            if data.info.num_classes < ROTATIONS:
+                raise ValueError(f"rotation pre-training keeps the output layer: it needs at least {ROTATIONS} "
+                                 f"classes, {data.info.name} has {data.info.num_classes}")
+            return Dataset(one_rotation(data.train, seed), one_rotation(data.test, seed + 1), data.info)
         info = dataclasses.replace(data.info, num_classes=ROTATIONS,
                                    class_names=tuple(f"{90 * k} degrees" for k in range(ROTATIONS)))
         return Dataset(rotations(data.train), rotations(data.test), info)
@@ -92,11 +123,12 @@ def pretrain(cfg, directory: str, spec, masks: masks_lib.Masks, data: Dataset, v
     p = cfg.pruning
     if not rundir.is_done(directory):
         task_data = altered(data, p.pretrain, seeds.derive(cfg.training.seeds.data, "pretrain"),
-                            p.pretrain_blur_factor)
+                            p.pretrain_blur_factor, p.pretrain_protocol)
         task_per_epoch = pipeline.steps_per_epoch(len(task_data.train), cfg.training.batch_size)
         length = steps.Step.parse(p.pretrain_length, task_per_epoch)
         rundir.write_json(os.path.join(directory, "task.json"), {
-            "task": p.pretrain, "steps": length.iteration, "steps_per_epoch": task_per_epoch,
+            "task": p.pretrain, "protocol": p.pretrain_protocol, "steps": length.iteration,
+            "steps_per_epoch": task_per_epoch,
             "blur_factor": p.pretrain_blur_factor if p.pretrain == "blur" else None,
             "weights_remaining": sum(c for c, _ in masks.counts().values())})
         task_spec = training.build(cfg, task_data.info, task_per_epoch)  # the same w(0) (seeded by init_seed)
@@ -107,5 +139,6 @@ def pretrain(cfg, directory: str, spec, masks: masks_lib.Masks, data: Dataset, v
         training.fit_into(directory, cfg, task_spec.model, task_data, [], 0, length, task_per_epoch, verbose)
         rundir.write_npz(os.path.join(directory, "final.npz"), weights_by_path(task_spec.model, non_trainable=True))
         rundir.mark_done(directory)
-    load_pretrained(spec, rundir.read_npz(os.path.join(directory, "final.npz")), keep_output=p.pretrain != "rotation")
+    load_pretrained(spec, rundir.read_npz(os.path.join(directory, "final.npz")),
+                    keep_output=p.pretrain != "rotation" or p.pretrain_protocol == "open_lth")
     masks.apply()

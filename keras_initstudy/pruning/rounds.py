@@ -75,10 +75,17 @@ def next_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, output_layer: s
 
 
 def perturb_survivors(cfg: PruneExperimentConfig, masks: masks_lib.Masks, name: str, initial: dict,
-                      r: int) -> None:
+                      r: int, spec=None, info=None) -> None:
     """Replaces the rewound values of every masked kernel by re-initialisation `name`
     (perturb.py), keeping the mask; its random draws are seeded by round and layer (a
-    fresh draw comes from the model's --kernel_initializer)."""
+    fresh draw comes from the model's --kernel_initializer). random_model replaces every
+    weight of `spec`'s model by a fresh model's (built for `info`), then masks it."""
+    if name in perturb.MODEL_LEVEL:
+        fresh = fresh_model_weights(cfg, info, r)
+        for variable in spec.model.weights:
+            variable.assign(fresh[variable_name(spec.model, variable)])
+        masks.apply()
+        return
     arrays = masks.numpy()
     for weight, variable in masks.variables.items():
         if not weight.endswith("/kernel"):
@@ -90,6 +97,14 @@ def perturb_survivors(cfg: PruneExperimentConfig, masks: masks_lib.Masks, name: 
         variable.assign(perturb.apply(name, variable.numpy(), initial[weight], fresh, arrays[weight],
                                       np.random.default_rng(seed)))
     masks.apply()
+
+
+def fresh_model_weights(cfg: PruneExperimentConfig, info, r: int) -> dict:
+    """{weight path: value} of a newly built model (every weight, batch norm's statistics too),
+    its init seed derived from the run's and the round: open_lth's randomly_reinitialize."""
+    seeds_ = models.Seeds(init=seeds.derive(cfg.training.seeds.init, "random_model", r), data=cfg.training.seeds.data)
+    model = models.build(cfg.model, info, seeds_).model
+    return {variable_name(model, v): v.numpy() for v in model.weights}
 
 
 def check_reinitialisations(cfg: PruneExperimentConfig, info) -> None:
@@ -109,7 +124,7 @@ def check_reinitialisations(cfg: PruneExperimentConfig, info) -> None:
 
 
 def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: masks_lib.Masks, rewind: int,
-                per_epoch: int, reinit: str) -> int:
+                per_epoch: int, reinit: str, info=None) -> int:
     """Puts round r's model at its starting state (the rewind point, re-initialised by
     `reinit`); returns its optimizer step. The model holds w(0) when called."""
     first = round_dir(run_dir, 0)
@@ -118,14 +133,47 @@ def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: m
     initial = {name: variable.numpy() for name, variable in masks.variables.items()}
     if cfg.pruning.reset_optimizer:
         start = callbacks_lib.load_save_point(spec.model, rundir.save_point_dir(first), rewind)
+        if cfg.pruning.rewind_optimizer == "fresh":
+            clear_optimizer_buffers(spec.model.optimizer)
     else:  # keep the optimizer where the previous round left it; rewind the weights only
         previous = round_dir(run_dir, r - 1)
         start = training_state.load(spec.model, previous, "final_state")
         assign_by_name(spec.model, rundir.read_npz(rundir.snapshot_path_for(first, steps.Step(rewind, per_epoch))))
+    if cfg.pruning.rewind == "torch_default_init":
+        assign_torch_default_kernels(cfg, spec)
     masks.apply()
     if reinit != "none":
-        perturb_survivors(cfg, masks, reinit, initial, r)
+        perturb_survivors(cfg, masks, reinit, initial, r, spec, info)
     return start
+
+
+def clear_optimizer_buffers(optimizer) -> None:
+    """A new optimizer at the restored step: every per-weight buffer (momentum, Adam's moments)
+    zero; the step count, and with it the learning-rate schedule, stays at k. open_lth's
+    rewinding loads w(k) into a model trained with a new optimizer whose schedule starts
+    at k (paper 004). Keras's Adam corrects its moments' bias by the step count, so a
+    fresh Adam here corrects as if at step k; paper 004's networks train with SGD."""
+    keep = {id(optimizer.iterations), id(getattr(optimizer, "_learning_rate", None))}
+    for variable in optimizer.variables:
+        if id(variable) not in keep and "float" in str(variable.dtype):
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+
+
+def torch_default_kernels(cfg: PruneExperimentConfig, spec) -> dict:
+    """{kernel path: PyTorch's default draw U(+-1/sqrt(fan_in))}, seeded by the init seed and the
+    layer only, so every --kernel_initializer of one seed gets the same draw. Paper 003's
+    LeNet.__init__ saves its weights (PyTorch's default draw) before main.py applies the
+    studied initialisation, and reset_weights restores that saved draw every round."""
+    return {name: np.asarray(initializers.TorchDefault(seed=seeds.derive(cfg.training.seeds.init,
+                                                                         "torch_default_init", name))(
+                tuple(variable.shape), dtype=variable.dtype))
+            for name, variable in spec.kernel_variables().items()}
+
+
+def assign_torch_default_kernels(cfg: PruneExperimentConfig, spec) -> None:
+    draws = torch_default_kernels(cfg, spec)
+    for name, variable in spec.kernel_variables().items():
+        variable.assign(draws[name])
 
 
 def accuracy_on(model: keras.Model, split) -> float:
@@ -179,16 +227,20 @@ def prepare_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datase
     spec = training.build(cfg, data.info, per_epoch)  # w(0): the same draw every round
     masks = masks_lib.Masks.attach(spec, include_biases=cfg.pruning.prune_biases)
     round_masks(cfg, run_dir, r, masks, spec.output)
-    if cfg.pruning.pretrain != "none" and (r == 0 or cfg.pruning.sparse_pretrain):
+    pretrained = cfg.pruning.pretrain != "none"
+    if pretrained and (r == 0 or cfg.pruning.sparse_pretrain):
         pretraining.pretrain(cfg, pretraining.pretrain_dir(run_dir, r), spec, masks, data, verbose)
-        start = 0
+        start = rewind  # open_lth's protocol: the main training starts at step = pre-training's length
+        spec.model.optimizer.build(spec.model.trainable_variables)
+        spec.model.optimizer.iterations.assign(start)
     else:
         start = start_round(cfg, run_dir, r, spec, masks, rewind, per_epoch,
-                            cfg.pruning.reinit if branch is None else branch)
+                            cfg.pruning.reinit if branch is None else branch, data.info)
     # Round 0 trains 0..T and later ones T - k steps from the rewind point: k..T when the
     # optimizer is rewound too (start = k), on from the previous round's count when it is
-    # kept (reset_optimizer off). Pre-training sets start = k = 0.
-    round_end = steps.Step(start + end.iteration - (rewind if r else 0), per_epoch)
+    # kept (reset_optimizer off). After pre-training every round starts at k, its length
+    # under open_lth's protocol (else 0), and ends at T.
+    round_end = steps.Step(start + end.iteration - (rewind if r or pretrained else 0), per_epoch)
     reference = callbacks_lib.ReferenceWeights.of(spec, cfg.measure.rmsd_include_biases)  # w at the round's start
     measurements = training.measurement_callbacks(spec, cfg, directory, reference, round_end, data,
                                                   telemetry=r == 0 and branch is None)

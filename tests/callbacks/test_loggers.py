@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_initstudy import pipeline
 from keras_initstudy.analysis import correlations
 from keras_initstudy.callbacks import gradients, perturbation, telemetry, validation, weight_images
 from keras_initstudy.callbacks.correlations import CorrelationLogger, kernel_correlations
@@ -185,6 +186,31 @@ class TelemetryTest(TempDirTestCase):
                 self.assertAllClose(float(rows[step]["test_loss"]), loss, rtol=1e-5)
                 self.assertAllClose(float(rows[step]["test_accuracy"]), accuracy)
         self.assertLen({rows[s]["grad_norm"] for s in expected}, 4)
+
+    def test_training_mode_gradient_uses_batch_statistics_and_leaves_running_averages(self):
+        """Paper 004 measures the gradient training follows: batch statistics; the measurement
+        must not move batch norm's running averages."""
+        inputs = keras.Input((4,))
+        hidden = keras.layers.BatchNormalization(momentum=0.9, name="bn")(keras.layers.Dense(6, name="h")(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="out")(hidden))
+        images, labels = IMAGES[:6] * 3 + 1, LABELS[:6]
+        norms = {}
+        for mode in ("inference", "training"):
+            callback = telemetry.Telemetry(self.dir, kernels_of(model), self.END, self.PER_EPOCH, self.WINDOW, 2, 3,
+                                           probe=(images, labels), test=None, gradient_mode=mode)
+            callback.set_model(model)
+            averages = [v.numpy().copy() for v in model.non_trainable_variables]
+            norms[mode] = callback.gradient_norm()
+            for before, variable in zip(averages, model.non_trainable_variables):
+                self.assertAllEqual(variable.numpy(), before)
+            with tf.GradientTape() as tape:
+                loss = keras.losses.SparseCategoricalCrossentropy()(labels, model(images, training=mode == "training"))
+            grads = tape.gradient(loss, model.trainable_weights)
+            self.assertAllClose(norms[mode], float(tf.linalg.global_norm(grads)), rtol=1e-5)
+        self.assertNotAllClose(norms["inference"], norms["training"])
+        with self.assertRaisesRegex(ValueError, "gradient_mode"):
+            telemetry.Telemetry(self.dir, kernels_of(model), 1, 1, 1, 1, 1, probe=(images, labels), test=None,
+                                gradient_mode="train")
 
     def test_rows_reach_disk_at_checkpoint_steps_the_window_end_epoch_ends_and_the_end(self):
         model = classifier()
@@ -429,7 +455,7 @@ class HeldOutEvaluationTest(tf.test.TestCase):
 
     def test_validation_metrics_in_the_epoch_logs(self):
         model = classifier()
-        callback = validation.HeldOutEvaluation(Split(IMAGES, LABELS))
+        callback = validation.HeldOutEvaluation(pipeline.eval_batches(Split(IMAGES, LABELS)))
         callback.set_model(model)
         callback.on_epoch_end(0, None)  # nothing to write into
         logs = {"loss": 1.0}
@@ -442,7 +468,7 @@ class HeldOutEvaluationTest(tf.test.TestCase):
 
     def test_one_hot_labels_for_a_categorical_loss(self):
         model = classifier(loss=keras.losses.CategoricalCrossentropy())
-        callback = validation.HeldOutEvaluation(Split(IMAGES, LABELS), num_classes=3)
+        callback = validation.HeldOutEvaluation(pipeline.eval_batches(Split(IMAGES, LABELS), num_classes=3))
         callback.set_model(model)
         logs = {}
         callback.on_epoch_end(0, logs)
@@ -574,7 +600,7 @@ class OutputsAndDefaultsTest(TempDirTestCase):
         import contextlib
         import io
         model = classifier()
-        callback = validation.HeldOutEvaluation(Split(IMAGES, LABELS))
+        callback = validation.HeldOutEvaluation(pipeline.eval_batches(Split(IMAGES, LABELS)))
         callback.set_model(model)
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):

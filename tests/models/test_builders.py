@@ -208,7 +208,8 @@ class ConvnetStructureTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(model.get_layer("output").activation.__name__, "softmax")
         for conv in self.convs(model):
             self.assertIsNone(conv.bias, conv.name)
-            self.assertEqual(conv.padding, "same")
+            padded = conv.strides == (2, 2) and conv.kernel_size == (3, 3)  # PyTorch's (1, 1): tests/test_layers.py
+            self.assertEqual(conv.padding, "valid" if padded else "same", conv.name)
         self.assertEqual(model.get_layer("stem_conv").strides, (1, 1))
         self.assertEqual([l.name for l in model.layers if l.name.endswith("_bn")][:1], ["stage1_block1_bn"])
         self.assertIsInstance(model.get_layer("stage1_block1_relu"), keras.layers.ReLU)

@@ -1,13 +1,14 @@
 """LeakyNet at initialisation (paper 002 §5.1-5.2, Table 2, App. G-H), as the authors'
 remodel.py builds it: 13 convs, Table 2's patterns, signs +1 / -1/a, scalar input biases."""
 import math
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from keras_initstudy import initializers
+from keras_initstudy import initializers, layers
 from keras_initstudy.callbacks.perturbation import perturbation_ratio
 from keras_initstudy.models.leakynet import build_leakynet, expand_pattern
 from tests.models.test_constnet import CIFAR, SHAPE, all_activations, images, trainable_count
@@ -101,12 +102,20 @@ class LeakyNetTest(tf.test.TestCase, parameterized.TestCase):
         self.assertNear(perturbation_ratio(pair(16, "i")(x)), before, 1e-3 * before)
         self.assertLess(perturbation_ratio(pair(16, "1")(x)), 1e-3 * before)
 
-    def test_layout_batch_norm_after_every_conv_scalar_biases_final_leaky_relu(self):
+    def test_layout_batch_norm_after_odd_blocks_scalar_biases_final_leaky_relu(self):
+        """remodel.py applies a block's batch norm when its phase is -1 (odd blocks, counted over the
+        network); the even blocks' batch norms exist and pass their input through."""
         model = build_leakynet(CIFAR, 10, widen_factor=1, num_blocks=6, dropout=0.1, channel_init="1_ii_ii_ii")
         names = [l.name for l in model.layers]
-        self.assertEqual(names[names.index("stage2_block1_input_bias"):names.index("stage2_block1_bn") + 1],
-                         ["stage2_block1_input_bias", "stage2_block1_conv", "stage2_block1_leaky",
-                          "stage2_block1_dropout", "stage2_block1_bn"])
+        self.assertEqual(names[names.index("stage2_block1_input_bias"):names.index("stage2_block2_bn") + 1],
+                         ["stage2_block1_input_bias", "stage2_block1_conv_pad", "stage2_block1_conv",
+                          "stage2_block1_leaky", "stage2_block1_dropout", "stage2_block1_bn_idle",
+                          "stage2_block2_input_bias", "stage2_block2_conv", "stage2_block2_leaky",
+                          "stage2_block2_dropout", "stage2_block2_bn"])
+        applied = [l.name for l in model.layers if type(l) is keras.layers.BatchNormalization]
+        idle = [l.name for l in model.layers if isinstance(l, layers.IdleBatchNormalization)]
+        self.assertEqual(applied, [f"stage{s}_block2_bn" for s in (1, 2, 3)])
+        self.assertEqual(idle, [f"stage{s}_block1_bn_idle" for s in (1, 2, 3)])
         self.assertEqual(names[-3:], ["final_leaky", "pool", "output"])
         self.assertNotIn("stem_bn", names)
         biases = [w for w in model.trainable_weights if w.path.endswith("input_bias/bias")]
@@ -114,9 +123,26 @@ class LeakyNetTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllEqual([float(b.numpy()) for b in biases], [0.0] * 6)
         self.assertAllEqual(model.get_layer("output").kernel.numpy(), np.zeros((64, 10)))
 
+    def test_a_pair_with_its_batch_norm_is_minus_identity_and_idle_norms_never_change(self):
+        model = build_leakynet(SHAPE, 10, widen_factor=1, num_blocks=6, channel_init="i")
+        acts = all_activations(model, images(), training=False)  # running averages 0 and 1 at init
+        stem = acts["stem_conv"]
+        self.assertAllEqual(acts["stage1_block1_bn_idle"], acts["stage1_block1_leaky"])
+        self.assertAllClose(acts["stage1_block2_bn"], -stem / np.sqrt(1 + 1e-5), rtol=1e-5, atol=1e-6)
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        idle = {w.path: w.numpy() for w in model.weights if "_bn_idle/" in w.path}
+        self.assertLen(idle, 4 * 3)  # gamma, beta and the two running averages of three blocks
+        with warnings.catch_warnings(record=True) as caught:  # the filters as build_leakynet left them
+            model.fit(images(8), np.arange(8) % 10, epochs=1, batch_size=4, verbose=0)
+        self.assertEqual([str(w.message) for w in caught if "Gradients do not exist" in str(w.message)], [])
+        for w in model.weights:
+            if w.path in idle:
+                self.assertAllEqual(w.numpy(), idle[w.path], msg=w.path)
+
     def test_parameter_count_is_the_authors_lrnet(self):
         """remodel.py LRNet(16, 10, widen_factor=10): stem 3x3x3x16; per block conv + bn(C_out) + 2 scalar
-        biases (the second unused: not built here); fc with bias."""
+        biases (the second unused: not built here); fc with bias. Every block's bn counts, although
+        only the odd blocks apply theirs (the even ones are IdleBatchNormalization here)."""
         model = build_leakynet(CIFAR, 10)
         convs = 9 * 3 * 16 + 9 * (16 * 160 + 3 * 160 * 160 + 160 * 320 + 3 * 320 * 320 + 320 * 640 + 3 * 640 * 640)
         batch_norms = 2 * 4 * (160 + 320 + 640)

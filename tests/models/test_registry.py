@@ -45,12 +45,14 @@ class ModelSpecTest(tf.test.TestCase, parameterized.TestCase):
         self.assertNotIn("gamma", " ".join(with_biases))
 
     def test_convnets_name_their_feature_layers(self):
-        for name, block_output in (("constnet", "_add"), ("constnet_he", "_add"), ("wide_resnet", "_add"),
-                                   ("leakynet", "_bn")):
+        # LeakyNet: one block per stage, so blocks 0, 1, 2: batch norm applied on block 1 only (odd)
+        for name, block_outputs in (("constnet", ["_add"] * 3), ("constnet_he", ["_add"] * 3),
+                                    ("wide_resnet", ["_add"] * 3), ("leakynet", ["_bn_idle", "_bn", "_bn_idle"])):
             cfg = config.ExperimentConfig().replace(model=name, **SMALL[name])
             spec = models.build(cfg.model, INFO, models.Seeds(0, 0))
             self.assertEqual(spec.features[0], "stem_conv")
-            self.assertEqual(list(spec.features[1:]), [f"stage{s}_block1{block_output}" for s in (1, 2, 3)])
+            self.assertEqual(list(spec.features[1:]), [f"stage{s}_block1{block_output}"
+                                                       for s, block_output in zip((1, 2, 3), block_outputs)])
 
     def test_a_spec_with_an_unknown_layer_fails(self):
         spec = models.build(models.config_class("mlp")(width=4), INFO, models.Seeds(0, 0))

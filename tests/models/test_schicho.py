@@ -79,8 +79,8 @@ class ModelsTest(tf.test.TestCase, parameterized.TestCase):
         ("logistic", "logistic", MNIST, {}, 7850),
         ("fnn_mnist", "schicho_fnn", MNIST, {}, 397510),
         ("fnn_cifar", "schicho_fnn", CIFAR, dict(fnn_hidden="512,256,128"), 1738890),
-        ("cnn_mnist", "schicho_cnn_mnist", MNIST, {}, 28938),
-        ("cnn_mnist_as_released", "schicho_cnn_mnist", MNIST, dict(cnn_pooling=False), 264138),
+        ("cnn_mnist", "schicho_cnn_mnist", MNIST, {}, 264138),  # no pooling: the released code
+        ("cnn_mnist_pooled", "schicho_cnn_mnist", MNIST, dict(cnn_pooling=True), 28938),
         ("cnn_cifar", "schicho_cnn_cifar", CIFAR, {}, 5852234),
         ("resnet50", "resnet50", CIFAR, {}, 23547402),
         ("resnet50_without_bn1", "resnet50", CIFAR, dict(resnet50_block_bn1=False), 23539850))
@@ -88,6 +88,28 @@ class ModelsTest(tf.test.TestCase, parameterized.TestCase):
         spec = build(name, info, **fields)
         self.assertEqual(count(spec), expected)
         self.assertEqual(spec.model(np.zeros((2, *info.input_shape), np.float32)).shape, (2, 10))
+
+    def test_the_mnist_cnn_has_no_pooling_unless_asked(self):
+        self.assertEmpty([l for l in build("schicho_cnn_mnist").model.layers
+                          if isinstance(l, keras.layers.MaxPooling2D)])
+        self.assertLen([l for l in build("schicho_cnn_mnist", cnn_pooling=True).model.layers
+                        if isinstance(l, keras.layers.MaxPooling2D)], 2)
+
+    @parameterized.parameters("schicho_cnn_cifar", "resnet50")
+    def test_batch_norm_at_test_batch_normalises_test_batches_by_their_own_statistics(self, name):
+        """The released code never calls eval(): its test passes use each batch's statistics."""
+        running, batch = build(name, CIFAR), build(name, CIFAR, batch_norm_at_test="batch")
+        kinds = lambda spec: {type(l).__name__ for l in spec.model.layers if "Normalization" in type(l).__name__}
+        self.assertEqual(kinds(running), {"BatchNormalization"})
+        self.assertEqual(kinds(batch), {"BatchStatisticsNormalization"})
+        x = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
+        self.assertAllClose(batch.model(x, training=False), batch.model(x, training=True), rtol=1e-5, atol=1e-6)
+        self.assertNotAllClose(running.model(x, training=False), running.model(x, training=True))
+        cfg = config.ExperimentConfig().replace(model=name, batch_norm_at_test="batch", batch_size=128)
+        self.assertEqual(cfg.model.eval_batch_size(128), 128)
+        self.assertIsNone(config.ExperimentConfig().replace(model=name).model.eval_batch_size(128))
+        self.assertEqual([len(y) for _, y in training.eval_batches(
+            cfg, datasets_base.Split(np.zeros((300, 2), np.float32), np.zeros(300, np.int64)))], [128, 128, 44])
 
     def test_elu_by_default(self):
         spec = build("schicho_fnn")

@@ -46,7 +46,8 @@ class ResNetStructureTest(tf.test.TestCase, parameterized.TestCase):
         for layer in model.layers:
             if isinstance(layer, keras.layers.Conv2D):
                 self.assertIsNone(layer.bias, layer.name)
-                self.assertEqual(layer.padding, "same" if layer.kernel_size == (3, 3) else "valid", layer.name)
+                torch_padded = layer.kernel_size == (3, 3) and layer.strides == (2, 2)  # tests/test_layers.py
+                self.assertEqual(layer.padding, "valid" if torch_padded else "same", layer.name)
             if isinstance(layer, keras.layers.BatchNormalization):
                 self.assertEqual((layer.momentum, layer.epsilon), (resnet.BN_MOMENTUM, resnet.BN_EPSILON))
         self.assertEqual(model.get_layer("output").activation.__name__, "softmax")
@@ -112,7 +113,8 @@ class WideResNetStructureTest(tf.test.TestCase):
         for layer in model.layers:
             if isinstance(layer, keras.layers.Conv2D):
                 self.assertIsNone(layer.bias, layer.name)
-                self.assertEqual(layer.padding, "same")
+                torch_padded = layer.kernel_size == (3, 3) and layer.strides == (2, 2)  # tests/test_layers.py
+                self.assertEqual(layer.padding, "valid" if torch_padded else "same", layer.name)
 
     def test_every_draw_from_its_own_seed_and_dropout_from_the_data_seed(self):
         model = wide_resnet.build_wide_resnet(SHAPE, 5, depth=10, widen_factor=1, dropout=0.3, init_seed=2,

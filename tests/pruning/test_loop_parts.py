@@ -255,6 +255,45 @@ class RewindTest(LoopTestCase):
             expected = np.where(w0[name] < 0, -1.0, 1.0) * np.abs(saved[name]) * chosen[name]
             self.assertAllEqual(got[name], expected.astype(np.float32))
 
+    def test_rewind_optimizer_restore_keeps_the_buffers_of_step_k_fresh_zeroes_them_at_step_k(self):
+        """open_lth loads w(k) with a new optimizer whose schedule starts at k (--rewind_optimizer=fresh)."""
+        for mode in ("restore", "fresh"):
+            cfg = tiny_cfg(os.path.join(self.dir, mode), rewind="2it", momentum=0.9, learning_rate=0.05,
+                           rewind_optimizer=mode)
+            run_dir = self.run_dir(cfg)
+            spec, _ = self.built(cfg)
+            spec.model.optimizer.build(spec.model.trainable_variables)
+            for buffer in spec.model.optimizer.momentums:
+                buffer.assign(np.full(buffer.shape, 0.5, np.float32))
+            spec.model.optimizer.iterations.assign(2)
+            training_state.save(spec.model, rundir.save_point_dir(rounds.round_dir(run_dir, 0)), step_name(2), 2)
+            spec, masks = self.built(cfg)
+            self.assertEqual(rounds.start_round(cfg, run_dir, 1, spec, masks, 2, PER_EPOCH, "none"), 2)
+            optimizer = spec.model.optimizer
+            self.assertEqual(int(optimizer.iterations.numpy()), 2)
+            self.assertAllClose(float(optimizer.learning_rate.numpy()), 0.05)
+            for buffer in optimizer.momentums:
+                self.assertAllEqual(buffer.numpy(), np.full(buffer.shape, 0.5 if mode == "restore" else 0.0))
+        with self.assertRaisesRegex(Exception, "needs --reset_optimizer"):
+            tiny_cfg(self.dir, rewind_optimizer="fresh", reset_optimizer=False)
+
+    def test_random_model_replaces_every_weight_by_a_fresh_models_then_masks(self):
+        """open_lth's randomly_reinitialize: a new model, biases (and batch norm) included, masked."""
+        cfg = tiny_cfg(self.dir, rewind="2it", bias_initializer="torch_default")
+        run_dir = self.run_dir(cfg)
+        saved = self.state(cfg, rundir.save_point_dir(rounds.round_dir(run_dir, 0)), step_name(2), 2, 1.0)
+        spec, masks = self.built(cfg)
+        chosen = self.half_masks(masks)
+        rounds.start_round(cfg, run_dir, 3, spec, masks, 2, PER_EPOCH, "random_model", tiny_data().info)
+        got = weights_by_path(spec.model)
+        fresh = rounds.fresh_model_weights(cfg, tiny_data().info, 3)
+        for name in got:
+            self.assertAllEqual(got[name], fresh[name] * chosen[name] if name in chosen else fresh[name])
+            self.assertNotAllClose(got[name], saved[name])
+        self.assertTrue(np.any(fresh["hidden_1/bias"]))  # the biases are a new draw too
+        other = rounds.fresh_model_weights(cfg, tiny_data().info, 4)
+        self.assertNotAllClose(other["hidden_1/kernel"], fresh["hidden_1/kernel"])
+
     def test_a_perturbation_the_model_cannot_show_fails_before_training(self):
         data = tiny_data()
         for changes in (dict(reinit="shuffle_kernel"), dict(branches="init_signs,shuffle_kernel")):
@@ -634,7 +673,8 @@ class TinyLoopTest(LoopTestCase):
 
     def test_imp_after_rotation_pretraining_keeps_w0s_real_head_and_sparse_rounds_pretrain_their_own(self):
         data = tiny_data(classes=3)
-        cfg = tiny_cfg(self.dir, pretrain="rotation", pretrain_length="2it", sparse_pretrain=True, prune_biases=True)
+        cfg = tiny_cfg(self.dir, pretrain="rotation", pretrain_length="2it", sparse_pretrain=True, prune_biases=True,
+                       pretrain_protocol="package")
         with captured_stdout() as out:
             run_dir = rounds.run(cfg, verbose=1, dataset=data)
         trainings = out.getvalue().split("training into ")[1:]  # pre-training and round 0, then round 1's
@@ -647,7 +687,8 @@ class TinyLoopTest(LoopTestCase):
             with open(os.path.join(directory, "task.json")) as f:
                 task = json.load(f)
             mask = masks_lib.load(rounds.mask_path(rounds.round_dir(run_dir, r)))
-            self.assertEqual(task, {"task": "rotation", "steps": 2, "steps_per_epoch": 12, "blur_factor": None,
+            self.assertEqual(task, {"task": "rotation", "protocol": "package", "steps": 2, "steps_per_epoch": 12,
+                                    "blur_factor": None,
                                     "weights_remaining": int(sum(m.sum() for m in mask.values()))})
             pretrained = rundir.read_npz(os.path.join(directory, "final.npz"))
             self.assertEqual(pretrained["output/kernel"].shape, (8, 4))
@@ -666,13 +707,39 @@ class TinyLoopTest(LoopTestCase):
 
 class PretrainingPartsTest(LoopTestCase):
 
+    def test_open_lth_protocol_starts_every_round_at_the_pretraining_length_from_its_end_head_kept(self):
+        """open_lth: train_start_step = the pre-training length; every level starts there from the
+        pre-trained weights (rotation's head included) with a new optimizer, and ends at T."""
+        data = tiny_data(classes=4)
+        cfg = tiny_cfg(self.dir, pretrain="rotation", pretrain_length="2it", snapshots="2it")
+        run_dir = rounds.run(cfg, verbose=0, dataset=data)
+        summary = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        self.assertEqual(summary["start_step"].tolist(), [2, 2])
+        self.assertEqual(summary["end_step"].tolist(), [6, 6])  # 2 epochs of 3 steps: T = 6
+        with open(os.path.join(run_dir, "pretrain", "task.json")) as f:
+            self.assertEqual(json.load(f)["protocol"], "open_lth")
+        pretrained = rundir.read_npz(os.path.join(run_dir, "pretrain", "final.npz"))
+        self.assertEqual(pretrained["output/kernel"].shape, (8, 4))  # the real task's 4 classes: one head
+        for r in (0, 1):
+            start = np.load(rundir.snapshot_path_for(rounds.round_dir(run_dir, r), steps.Step(2, PER_EPOCH)))
+            mask = masks_lib.load(rounds.mask_path(rounds.round_dir(run_dir, r)))
+            for name in start.files:
+                self.assertAllEqual(start[name], pretrained[name] * mask[name] if name in mask else pretrained[name])
+            history = pd.read_csv(rundir.history_path(rounds.round_dir(run_dir, r)))
+            self.assertEqual(history["step"].iloc[-1], 6)
+        package = cfg.replace(pretrain_protocol="package")
+        self.assertEqual(package.pruning.rewind_step(PER_EPOCH), 0)
+        self.assertEqual(cfg.pruning.rewind_step(PER_EPOCH), 2)
+        self.assertNotEqual(package.run_hash(), cfg.run_hash())
+        self.assertNotIn("pretrain_protocol", tiny_cfg(self.dir).non_default_identity())
+
     def test_dense_pretraining_on_random_labels_is_the_rewind_point_of_every_round_head_included(self):
         data = tiny_data()
-        cfg = tiny_cfg(self.dir, pretrain="random_labels", pretrain_length="2it")
+        cfg = tiny_cfg(self.dir, pretrain="random_labels", pretrain_length="2it", pretrain_protocol="package")
         with mock.patch.object(pretraining, "altered", wraps=pretraining.altered) as altered:
             run_dir = rounds.run(cfg, verbose=0, dataset=data)
         self.assertEqual([c.args[1:] for c in altered.call_args_list],
-                         [("random_labels", seeds.derive(cfg.training.seeds.data, "pretrain"), 4)])
+                         [("random_labels", seeds.derive(cfg.training.seeds.data, "pretrain"), 4, "package")])
         self.assertFalse(os.path.exists(pretraining.pretrain_dir(run_dir, 1)))
         pretrained = rundir.read_npz(os.path.join(run_dir, "pretrain", "final.npz"))
         for r in (0, 1):
@@ -686,7 +753,7 @@ class PretrainingPartsTest(LoopTestCase):
         finals = {}
         for boundaries in ("", "1", "1it"):
             cfg = tiny_cfg(self.dir, pretrain="rotation", pretrain_length="2it", lr_boundaries=boundaries,
-                           lr_factor=0.1)
+                           lr_factor=0.1, pretrain_protocol="package")
             spec, masks = self.built(cfg, data.info)
             directory = os.path.join(self.dir, f"pretrain-{boundaries}")
             with captured_stdout() as out:
@@ -726,15 +793,30 @@ class PretrainingPartsTest(LoopTestCase):
 
     def test_each_task_alters_both_splits(self):
         data = tiny_data(size=8)
-        labels = pretraining.altered(data, "random_labels", 5, 4)
+        labels = pretraining.altered(data, "random_labels", 5, 4, "package")
         self.assertAllEqual(labels.train.labels, pretraining.random_labels(data.train, 5).labels)
         self.assertAllEqual(labels.test.labels, pretraining.random_labels(data.test, 6).labels)
         self.assertIs(labels.info, data.info)
+        uniform = pretraining.altered(data, "random_labels", 5, 4)  # open_lth: a fresh uniform draw per image
+        self.assertAllEqual(uniform.train.labels, np.random.default_rng(5).integers(3, size=48))
+        self.assertAllEqual(uniform.test.labels, np.random.default_rng(6).integers(3, size=24))
+        self.assertNotAllEqual(np.bincount(uniform.train.labels, minlength=3), np.bincount(data.train.labels))
         blurred = pretraining.altered(data, "blur", 5, 4)
         self.assertAllEqual(blurred.train.images, pretraining.blur(data.train, 4).images)
         self.assertAllEqual(blurred.test.images, pretraining.blur(data.test, 4).images)
         self.assertFalse(np.array_equal(blurred.test.images, pretraining.blur(data.test, 2).images))
-        rotated = pretraining.altered(data, "rotation", 5, 4)
+        four = tiny_data(classes=4, size=8)
+        once = pretraining.altered(four, "rotation", 5, 4)  # open_lth: one seeded rotation per image, head kept
+        turns = np.random.default_rng(5).integers(4, size=48)
+        self.assertAllEqual(once.train.labels, turns)
+        for i in (0, 1, 2, 3, 47):
+            self.assertAllEqual(once.train.images[i], np.rot90(four.train.images[i], turns[i], axes=(0, 1)))
+        self.assertIs(once.info, four.info)
+        self.assertLen(once.test, 24)
+        self.assertGreater(len(set(turns)), 2)
+        with self.assertRaisesRegex(ValueError, "needs at least 4 classes, tiny has 3"):
+            pretraining.altered(data, "rotation", 5, 4)
+        rotated = pretraining.altered(data, "rotation", 5, 4, "package")
         self.assertLen(rotated.train, 4 * 48)
         self.assertLen(rotated.test, 4 * 24)
         self.assertEqual((rotated.info.num_classes, rotated.info.input_shape), (4, (8, 8, 1)))
@@ -743,7 +825,7 @@ class PretrainingPartsTest(LoopTestCase):
             pretraining.altered(data, "jigsaw", 5, 4)
         wide = base.Dataset(data.train, data.test, base.DatasetInfo("w", 3, (8, 6, 1), tuple("abc")))
         with self.assertRaisesRegex(ValueError, "^rotation pre-training needs square images$"):
-            pretraining.altered(wide, "rotation", 5, 4)
+            pretraining.altered(wide, "rotation", 5, 4, "package")
 
     def test_blur_of_a_non_multiple_size_over_three_chunks_keeps_normalised_values(self):
         rng = np.random.default_rng(0)

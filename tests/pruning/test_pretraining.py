@@ -70,7 +70,7 @@ class PretrainedImpTest(ClassTempDirTestCase):
         cls.data = datasets.load("fashion_mnist_mini")
         base = dict(output_dir=cls.out, model="lenet_300_100", epochs=1, rounds=2, snapshots="0",
                     nondeterminism="deterministic", weight_images=False, correlations=False, rmsd=False,
-                    pretrain_length="15it")
+                    pretrain_length="15it", pretrain_protocol="package")  # open_lth's: test_loop_parts.py
         cls.rotation_cfg = PruneExperimentConfig().replace(pretrain="rotation", **base)
         cls.rotation = rounds.run(cls.rotation_cfg, verbose=0, dataset=cls.data)
         cls.sparse = rounds.run(PruneExperimentConfig().replace(pretrain="random_labels", sparse_pretrain=True,

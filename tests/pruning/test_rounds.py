@@ -163,6 +163,33 @@ class RoundsTest(tf.test.TestCase):
         self.assertIn("hidden_1/bias", mask)
         self.assertAllEqual(w0["hidden_1/kernel"].shape, mask["hidden_1/kernel"].shape)
 
+    def test_torch_default_init_rewinds_every_initialisation_of_a_seed_to_one_draw(self):
+        """Paper 003's code resets pruned networks to the PyTorch-default draw it saved before applying
+        the studied initialisation: the same weights for all eight methods at a seed."""
+        starts = {}
+        for init in ("xavier_normal", "kaiming_uniform(gain=1.4142135623730951)"):
+            cfg = PruneExperimentConfig().replace(
+                output_dir=os.path.join(self.out, "torch_default"), rewind="torch_default_init", snapshots="0",
+                kernel_initializer=init, bias_initializer="torch_default", **{**BASE, "rounds": 2, "epochs": 1,
+                                                                              "steps": 3})
+            run_dir = rounds.run(cfg, verbose=0, dataset=self.data)
+            w0 = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 0), 0))
+            start = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 1), 0))
+            mask = masks_lib.load(round_file(run_dir, 1, "mask.npz"))
+            spec = rounds.training.build(cfg, self.data.info)
+            draw = rounds.torch_default_kernels(cfg, spec)
+            for name in mask:
+                self.assertAllEqual(start[name], draw[name] * mask[name])
+                bound = 1 / np.sqrt(w0[name].shape[0])
+                self.assertBetween(float(np.abs(draw[name]).max()), 0.9 * bound, bound)
+            self.assertAllEqual(start["hidden_1/bias"], w0["hidden_1/bias"])  # biases: their initial draw
+            self.assertNotAllClose(w0["hidden_1/kernel"], draw["hidden_1/kernel"])  # round 0: the studied init
+            starts[init] = (draw, w0)
+        (draw_a, w0_a), (draw_b, w0_b) = starts.values()
+        self.assertNotAllClose(w0_a["hidden_1/kernel"], w0_b["hidden_1/kernel"])
+        for name in draw_a:
+            self.assertAllEqual(draw_a[name], draw_b[name])
+
     def test_random_reinit_keeps_the_mask_and_draws_new_survivors(self):
         cfg = PruneExperimentConfig().replace(output_dir=os.path.join(self.out, "reinit"), reinit="random",
                                               snapshots="0", **{**BASE, "rounds": 2})

@@ -26,7 +26,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_initstudy import pipeline, rundir, seeds, steps, training
+from keras_initstudy import errors, pipeline, rundir, seeds, steps, training
 from keras_initstudy.callbacks.snapshots import variable_name, weights_by_path
 from keras_initstudy.datasets.base import Dataset, Split
 from keras_initstudy.pruning import layout
@@ -92,14 +92,20 @@ def altered(data: Dataset, task: str, seed: int, blur_factor: int, protocol: str
         if data.info.input_shape[0] != data.info.input_shape[1]:
             raise ValueError("rotation pre-training needs square images")
         if open_lth:
-            if data.info.num_classes < ROTATIONS:
-                raise ValueError(f"rotation pre-training keeps the output layer: it needs at least {ROTATIONS} "
-                                 f"classes, {data.info.name} has {data.info.num_classes}")
+            check_task(task, protocol, data.info)
             return Dataset(one_rotation(data.train, seed), one_rotation(data.test, seed + 1), data.info)
         info = dataclasses.replace(data.info, num_classes=ROTATIONS,
                                    class_names=tuple(f"{90 * k} degrees" for k in range(ROTATIONS)))
         return Dataset(rotations(data.train), rotations(data.test), info)
     raise ValueError(f"unknown pre-training task {task!r}")
+
+
+def check_task(task: str, protocol: str, info) -> None:
+    """Refuses, in one line before anything trains, a task the dataset cannot give: open_lth's
+    rotation keeps the output layer, whose first four units must then exist."""
+    if task == "rotation" and protocol == "open_lth" and info.num_classes < ROTATIONS:
+        raise errors.UserError(f"--pretrain=rotation keeps the output layer (--pretrain_protocol=open_lth): it "
+                               f"needs at least {ROTATIONS} classes, {info.name} has {info.num_classes}")
 
 
 def pretrain_dir(run_dir: str, r: int) -> str:

@@ -318,6 +318,7 @@ def schedule(cfg: PruneExperimentConfig, data: datasets.Dataset):
         raise errors.UserError(f"--rewind={cfg.pruning.rewind} is step {rewind}, not before the end of a round "
                                f"(step {end.iteration})")
     check_reinitialisations(cfg, data.info)
+    pretraining.check_task(cfg.pruning.pretrain, cfg.pruning.pretrain_protocol, data.info)
     return per_epoch, end, rewind
 
 

@@ -814,8 +814,10 @@ class PretrainingPartsTest(LoopTestCase):
         self.assertIs(once.info, four.info)
         self.assertLen(once.test, 24)
         self.assertGreater(len(set(turns)), 2)
-        with self.assertRaisesRegex(ValueError, "needs at least 4 classes, tiny has 3"):
+        with self.assertRaisesRegex(errors.UserError, "needs at least 4 classes, tiny has 3"):
             pretraining.altered(data, "rotation", 5, 4)
+        with self.assertRaisesRegex(errors.UserError, r"^--pretrain=rotation keeps the output layer"):
+            rounds.schedule(tiny_cfg(self.dir, pretrain="rotation", pretrain_length="2it"), data)
         rotated = pretraining.altered(data, "rotation", 5, 4, "package")
         self.assertLen(rotated.train, 4 * 48)
         self.assertLen(rotated.test, 4 * 24)

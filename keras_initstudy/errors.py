@@ -40,15 +40,15 @@ def one_line_errors(program: str, resume_hint: str = "") -> Iterator[None]:
     '<program>: interrupted[; hint]' on a line of its own, status 130."""
     try:
         yield
-    except UserError as e:
-        sys.exit(f"{program}: error: {e}")
-    except OSError as e:
-        sys.exit(f"{program}: error: {describe_os_error(e)}")
     except KeyboardInterrupt:
         _interrupted(program, resume_hint)
     except Exception as e:  # noqa: BLE001 - only TensorFlow's file-system errors are turned into one line
-        if interrupted_while(e):
+        if interrupted_while(e):  # first: a Ctrl-C inside cleanup can surface as an OSError (a temporary gone)
             _interrupted(program, resume_hint)
+        if isinstance(e, UserError):
+            sys.exit(f"{program}: error: {e}")
+        if isinstance(e, OSError):
+            sys.exit(f"{program}: error: {describe_os_error(e)}")
         line = describe_framework_error(e)
         if line is None:
             raise

@@ -348,6 +348,27 @@ class InterruptTest(tf.test.TestCase):
             with errors.one_line_errors("train"):
                 raise TypeError("a real bug stays a traceback")
 
+    def test_an_os_error_raised_while_handling_ctrl_c_counts_as_ctrl_c_too(self):
+        """A Ctrl-C that lands in an atomic write's cleanup surfaces as its OSError (the temporary is
+        gone): still status 130, not 'error'. A plain OSError stays one error line (status 1)."""
+        def cleanup():
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise FileNotFoundError(2, "No such file or directory", "/runs/x/history.csv.tmp")
+
+        def unwritable():
+            raise PermissionError(13, "Permission denied", "/runs/x")
+
+        with self.assertRaises(SystemExit) as stop:
+            with errors.one_line_errors("train"):
+                cleanup()
+        self.assertEqual(stop.exception.code, errors.INTERRUPTED)
+        with self.assertRaises(SystemExit) as stop:
+            with errors.one_line_errors("train"):
+                unwritable()
+        self.assertStartsWith(stop.exception.code, "train: error: ")
+
     def test_ctrl_c_exits_130_with_the_message_on_its_own_line(self):
         out = self.get_temp_dir()
         proc = subprocess.Popen([sys.executable, "-u", "-m", "keras_initstudy.train", "--width=64", "--epochs=5000",
@@ -364,7 +385,7 @@ class InterruptTest(tf.test.TestCase):
             stdout, stderr = proc.communicate(timeout=120)
         finally:
             proc.kill()
-        self.assertEqual(proc.returncode, errors.INTERRUPTED)
+        self.assertEqual(proc.returncode, errors.INTERRUPTED, stderr[-3000:])
         self.assertIn("\n\ntrain: interrupted; rerun the same command to resume", "\n" + stderr)
         self.assertNotIn("Traceback", stderr)
         del stdout

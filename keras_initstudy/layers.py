@@ -37,7 +37,8 @@ def pytorch_padded_conv(filters: int, kernel_size: int, strides: int, name: str,
     windows centre on odd pixels while a stride-2 1x1 shortcut samples even ones;
     PyTorch pads (1, 1) and both sample even pixels. A strided conv therefore gets an
     explicit ZeroPadding2D and 'valid'; an unstrided one keeps 'same' (it pads (1, 1)
-    too, and a 1x1 conv pads nothing either way). Returns a callable x -> conv(pad(x)) so builders call it like a layer."""
+    too, and a 1x1 conv pads nothing either way). Returns a callable x -> conv(pad(x)) so
+    builders call it like a layer."""
     conv_class = conv_class or keras.layers.Conv2D
     if strides == 1 or kernel_size == 1:
         return conv_class(filters, kernel_size, strides=strides, padding="same", name=name, **kwargs)

@@ -72,7 +72,8 @@ class CurvesSplitTest(tf.test.TestCase):
                   f"schicho_fig.FLAGS(['x', '--tables={table}', '--out=x.png'])\n"
                   "for split in ('test', 'validation'):\n"
                   f"    fig = schicho_fig.curves(pd.read_parquet({table!r}), split)\n"
-                  "    print([ax.get_ylabel() for ax in fig.axes], [round(float(v), 6) for v in fig.axes[0].lines[0].get_ydata()])\n")
+                  "    values = [round(float(v), 6) for v in fig.axes[0].lines[0].get_ydata()]\n"
+                  "    print([ax.get_ylabel() for ax in fig.axes], values)\n")
         result = run("-c", script)
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
         self.assertEqual(result.stdout.splitlines(), [

@@ -57,7 +57,8 @@ def build_resnet(input_shape, num_classes: int, depth: int = 20, width: int = 16
     def conv(filters, size, stride, layer_name):
         return layers.pytorch_padded_conv(
             filters, size, stride, layer_name, use_bias=False,
-            kernel_initializer=initializers.from_spec(kernel_initializer, seeds.derive(init_seed, layer_name, "kernel")))
+            kernel_initializer=initializers.from_spec(kernel_initializer,
+                                                      seeds.derive(init_seed, layer_name, "kernel")))
 
     def norm(layer_name):
         gamma = (keras.initializers.RandomUniform(0.0, 1.0, seed=seeds.derive(init_seed, layer_name, "gamma"))

@@ -1,6 +1,8 @@
 """Errors that a binary reports as one line instead of a traceback."""
 import contextlib
+import signal
 import sys
+import threading
 from typing import Iterator, Optional
 
 INTERRUPTED = 130  # the shell's status for a program ended by SIGINT (128 + 2)
@@ -38,21 +40,49 @@ def one_line_errors(program: str, resume_hint: str = "") -> Iterator[None]:
     """Bad input, OS errors on the outputs and file-system errors from TensorFlow end the
     program with one line '<program>: error: ...' (status 1); Ctrl-C with
     '<program>: interrupted[; hint]' on a line of its own, status 130."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        _interrupted(program, resume_hint)
-    except Exception as e:  # noqa: BLE001 - only TensorFlow's file-system errors are turned into one line
-        if interrupted_while(e):  # first: a Ctrl-C inside cleanup can surface as an OSError (a temporary gone)
+    with _ctrl_c_recorded() as ctrl_c:
+        try:
+            yield
+        except KeyboardInterrupt:
             _interrupted(program, resume_hint)
-        if isinstance(e, UserError):
-            sys.exit(f"{program}: error: {e}")
-        if isinstance(e, OSError):
-            sys.exit(f"{program}: error: {describe_os_error(e)}")
-        line = describe_framework_error(e)
-        if line is None:
-            raise
-        sys.exit(f"{program}: error: {line}")
+        except Exception as e:  # noqa: BLE001 - only TensorFlow's file-system errors are turned into one line
+            if ctrl_c.is_set() or interrupted_while(e):  # first: a Ctrl-C can surface as another error
+                _interrupted(program, resume_hint)
+            if isinstance(e, UserError):
+                sys.exit(f"{program}: error: {e}")
+            if isinstance(e, OSError):
+                sys.exit(f"{program}: error: {describe_os_error(e)}")
+            line = describe_framework_error(e)
+            if line is None:
+                raise
+            sys.exit(f"{program}: error: {line}")
+
+
+@contextlib.contextmanager
+def _ctrl_c_recorded() -> Iterator[threading.Event]:
+    """An event set when SIGINT arrives, which still raises KeyboardInterrupt as Python does.
+    A KeyboardInterrupt raised inside library code can be swallowed there and come out as
+    another error with no trace of it (Keras converting a batch that a tf.data generator left
+    as None, say); the event says it was a Ctrl-C all the same. Only the main thread can
+    install a handler; elsewhere the event stays unset and the exception chain decides."""
+    ctrl_c = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield ctrl_c
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # SIGINT ignored or handled by someone else: leave it
+        yield ctrl_c
+        return
+
+    def record(signum, frame):
+        ctrl_c.set()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, record)
+    try:
+        yield ctrl_c
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def interrupted_while(e: BaseException) -> bool:

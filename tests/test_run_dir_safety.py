@@ -348,6 +348,30 @@ class InterruptTest(tf.test.TestCase):
             with errors.one_line_errors("train"):
                 raise TypeError("a real bug stays a traceback")
 
+    def test_an_error_after_a_swallowed_ctrl_c_still_counts_as_ctrl_c(self):
+        """A library that catches the KeyboardInterrupt and later fails with an unrelated error
+        (a tf.data generator's batch left as None): the SIGINT itself was recorded."""
+        def swallowing_library():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1.0)  # the handler runs here
+            except KeyboardInterrupt:
+                pass
+            raise TypeError("Failed to convert elements of (None,) to Tensor.")
+
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh interpreter
+        try:
+            with self.assertRaises(SystemExit) as stop:
+                with errors.one_line_errors("train"):
+                    swallowing_library()
+            self.assertEqual(stop.exception.code, errors.INTERRUPTED)
+            self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)  # restored
+            with self.assertRaises(TypeError):  # no Ctrl-C in this run: a real bug stays a traceback
+                with errors.one_line_errors("train"):
+                    raise TypeError("Failed to convert elements of (None,) to Tensor.")
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
     def test_an_os_error_raised_while_handling_ctrl_c_counts_as_ctrl_c_too(self):
         """A Ctrl-C that lands in an atomic write's cleanup surfaces as its OSError (the temporary is
         gone): still status 130, not 'error'. A plain OSError stays one error line (status 1)."""

@@ -17,7 +17,7 @@ computes (HASH_VERSION 2):
   - not where things go (output_dir, data_dir, experiment: that is in the name)
     nor the instruments (MeasureConfig): they never change the training (tested:
     weights are bit-identical with and without them). A run's instruments are
-    fixed by the command that started it (see training.already_done).
+    fixed by the command that started it (see lifecycle.already_done).
 """
 import dataclasses
 import hashlib
@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Dict, Iterator, List, Optional, Tuple
 
 from keras_initstudy import datasets, models, settings
 from keras_initstudy import steps as steps_lib
-from keras_initstudy.settings import ConfigError, at_least, between, positive, setting
+from keras_initstudy.settings import OMIT, ConfigError, at_least, between, positive, setting
 
 ADAM_EPSILON = 1e-7  # Keras's default
 NORMALIZATIONS = ("none", "per_channel", "imagenet_constants", "cifar10_constants")  # datasets/base.py's
@@ -62,15 +62,17 @@ class DataConfig:
                                       "and evaluated every epoch (paper 001 §3.1): a fraction up to 0.5, or a count "
                                       "of 1 or more (paper 001's code: 7000); 0: none.", settings.Check(
                                           lambda v: 0.0 <= v <= 0.5 or (v >= 1 and float(v).is_integer()),
-                                          "must be a fraction in [0, 0.5] or a whole count >= 1"))
+                                          "must be a fraction in [0, 0.5] or a whole count >= 1"),
+                                      identity=settings.unless_default("validation_split"))
     pad_to: int = setting(0, "Zero-pad images to pad_to x pad_to (e.g. 32: 28x28 Fashion-MNIST as the 32x32 "
-                          "inputs of paper 001's ResNet-50); 0: as loaded.", at_least(0))
+                          "inputs of paper 001's ResNet-50); 0: as loaded.", at_least(0),
+                          identity=settings.unless_default("pad_to"))
     normalize: str = setting("none", "per_channel: subtract the training split's per-channel mean and divide by "
                              "its standard deviation (paper 002's CIFAR-10 code); imagenet_constants: ImageNet's "
                              "mean/std (open_lth's CIFAR-10, paper 004); cifar10_constants: (0.4914, 0.4822, "
                              "0.4465) / (0.2023, 0.1994, 0.2010) (kuangliu/pytorch-cifar, paper 001's ResNet-50); "
                              "with a constant scheme --augment pads with black, as torchvision; none: pixels in "
-                             "[0, 1].", choices=NORMALIZATIONS)
+                             "[0, 1].", choices=NORMALIZATIONS, identity=settings.unless_default("normalize"))
 
     __post_init__ = settings.validate_fields
 
@@ -78,7 +80,7 @@ class DataConfig:
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
     epochs: int = setting(100, "Epochs to train (paper 000: 1000; 100 keeps the default run under a minute).",
-                          at_least(1))
+                          at_least(1), identity=lambda t: OMIT if t.steps else t.epochs)  # --steps ends the run
     steps: int = setting(0, "Train exactly this many optimizer updates instead of --epochs (0: use --epochs).",
                          at_least(0))
     batch_size: int = setting(128, "Mini-batch size (paper 000 §3: 128).", at_least(1))
@@ -87,11 +89,14 @@ class TrainingConfig:
     momentum: float = setting(0.0, "SGD momentum (paper 002 App. A: 0.9).", between(0.0, 0.999))
     momentum_form: str = setting("pytorch", "How SGD keeps momentum: pytorch (v = mu v + g, w -= lr v; the "
                                  "papers' PyTorch code) or keras (v = mu v - lr g, w += v); they differ "
-                                 "after a learning-rate drop.", choices=("pytorch", "keras"))
+                                 "after a learning-rate drop.", choices=("pytorch", "keras"),
+                                 identity=lambda t: t.momentum_form if t.momentum else OMIT)  # no momentum, no form
     weight_decay: float = setting(0.0, "L2 weight decay added to every gradient, as PyTorch's SGD does "
                                   "(paper 002 App. A: 5e-4).", at_least(0.0))
     adam_epsilon: float = setting(ADAM_EPSILON, "Adam's epsilon (Keras's default 1e-7; PyTorch's, in paper 001's code: "
-                                  "1e-8).", positive())
+                                  "1e-8).", positive(),  # earlier Adam runs keep their names
+                                  identity=lambda t: OMIT if t.optimizer != "adam" or t.adam_epsilon == ADAM_EPSILON
+                                  else t.adam_epsilon)
     loss_reduction: str = setting("mean", "Cross-entropy over a batch: mean (Keras's and PyTorch's default) or "
                                   "sum (paper 001's released code).", choices=("mean", "sum"))
     reshuffle: bool = setting(True, "Draw a new example order every epoch (off: one order, drawn once from "
@@ -105,16 +110,19 @@ class TrainingConfig:
                                    choices=("zeros", "reflect"))
     mixup: float = setting(0.0, "Mixup Beta(alpha, alpha); 0: off (paper 002 App. A, off by default).",
                            at_least(0.0))
-    seed: int = setting(0, "Shorthand for --init_seed and --data_seed.", at_least(0))
+    # --seed counts as the init and data seeds it resolves into: --seed=3 is --init_seed=3 --data_seed=3
+    seed: int = setting(0, "Shorthand for --init_seed and --data_seed.", at_least(0), identity=lambda t: OMIT)
     init_seed: Optional[int] = setting(None, "Seed of the initial weights (default: --seed).",
-                                       settings.optional(at_least(0)))
+                                       settings.optional(at_least(0)), identity=lambda t: t.seeds.init)
     data_seed: Optional[int] = setting(None, "Seed of the order of examples, augmentation and dropout "
-                                       "(default: --seed).", settings.optional(at_least(0)))
+                                       "(default: --seed).", settings.optional(at_least(0)),
+                                       identity=lambda t: t.seeds.data)
     nondeterminism: str = setting("default", "deterministic (op determinism on), default (the framework's own "
                                   "arithmetic) or simulated (rounding-sized gradient noise; paper 002).",
                                   choices=NONDETERMINISM)
     noise_scale: float = setting(2.0 ** -24, "simulated: relative standard deviation of the gradient noise "
-                                 "(2^-24: float32 rounding).", at_least(0.0))
+                                 "(2^-24: float32 rounding).", at_least(0.0),
+                                 identity=lambda t: t.noise_scale if t.nondeterminism == "simulated" else OMIT)
     dtype: str = setting("float32", "Compute precision (paper 002 Table 3).", choices=("float32", "mixed_float16"))
 
     def __post_init__(self):
@@ -144,22 +152,6 @@ class TrainingConfig:
         if self.steps:
             return steps_lib.Step(self.steps, steps_per_epoch)
         return steps_lib.Step.from_epochs(self.epochs, steps_per_epoch)
-
-    def identity(self) -> Dict[str, Any]:
-        """The values that decide what is computed, in canonical form."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        seeds = self.seeds
-        values.update(init_seed=seeds.init, data_seed=seeds.data)
-        del values["seed"]
-        if self.steps:
-            del values["epochs"]
-        if self.nondeterminism != "simulated":
-            del values["noise_scale"]
-        if not self.momentum:  # no momentum, no form: runs without it keep their hashes
-            del values["momentum_form"]
-        if self.optimizer != "adam" or self.adam_epsilon == ADAM_EPSILON:  # earlier Adam runs keep their hashes
-            del values["adam_epsilon"]
-        return values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,6 +255,7 @@ class ExperimentConfig:
             raise ConfigError(f"model must be a registered model config, got {self.model!r}")
 
     hash_version = HASH_VERSION
+    IDENTITY_CONSTANTS: ClassVar[Dict[str, Any]] = {}  # a runner's own mark (pruning: {"runner": "prune"})
     # Sections other than the model's, by field name; runners' configs add theirs (pruning/config.py).
     FIXED: ClassVar[Dict[str, type]] = FIXED_SECTIONS
 
@@ -303,24 +296,24 @@ class ExperimentConfig:
 
     # -- identity ------------------------------------------------------------------------------
     def identity(self) -> Dict[str, Any]:
-        """Canonical values of everything that decides what the run computes."""
-        values = {"model": self.model_name, "dataset": self.data.dataset}
-        default_data = DataConfig()
-        for name in ("validation_split", "pad_to", "normalize"):  # only when set: earlier runs keep their hashes
-            if getattr(self.data, name) != getattr(default_data, name):
-                values[name] = getattr(self.data, name)
+        """Canonical values of everything that decides what the run computes: the model's name
+        (and revision, when it has one), the runner's constants, and every section's hashed
+        fields by their own rules (settings.identity)."""
+        values = {"model": self.model_name, **self.IDENTITY_CONSTANTS}
         if type(self.model).revision:  # only when set, so other models keep their hashes
             values["model_revision"] = type(self.model).revision
-        values.update({f.name: getattr(self.model, f.name) for f in dataclasses.fields(self.model)
-                       if f.metadata.get("hashed", True)})
-        values.update(self.training.identity())
+        for section in self.sections():
+            values.update(settings.identity(section))
         return values
 
     def non_default_identity(self) -> Dict[str, Any]:
-        """identity() entries that differ from a default config of the same model."""
+        """identity() entries that differ from a default config of the same model; the model's
+        revision and the runner's constants always count."""
         default = type(self)(model=type(self.model)()).identity()
         default["model"] = type(self)().model_name
-        default.pop("model_revision", None)  # a model's revision always counts
+        default.pop("model_revision", None)
+        for key in self.IDENTITY_CONSTANTS:
+            default.pop(key)
         return {k: v for k, v in self.identity().items() if k not in default or default[k] != v}
 
     def run_hash(self) -> str:

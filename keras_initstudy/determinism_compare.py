@@ -32,7 +32,7 @@ from keras_initstudy.analysis import correlations, summary  # noqa: E402
 keras = lazy.module("keras")
 pd = lazy.module("pandas")
 determinism = lazy.module("keras_initstudy.determinism")
-training = lazy.module("keras_initstudy.training")
+train_runner = lazy.module("keras_initstudy.train_runner")
 callbacks = lazy.module("keras_initstudy.callbacks")
 
 FLAGS = flags.FLAGS
@@ -59,7 +59,7 @@ def mechanism_config(base: config_lib.ExperimentConfig, mechanism: str, repeat: 
 
 def final_weights(run_dir: str):
     """{'stage1_block1_conv/kernel': array, ...} of a finished run's model."""
-    return callbacks.snapshots.weights_by_path(keras.models.load_model(rundir.model_path(run_dir)))
+    return callbacks.snapshots.weights_by_path(keras.models.load_model(rundir.at(run_dir).model))
 
 
 def stage_correlations(weights: dict, kind: str = "pearson") -> dict:
@@ -83,13 +83,13 @@ def compare(base: config_lib.ExperimentConfig, mechanisms, repeats: int, dropout
     for mechanism in mechanisms:
         run_dirs = []
         for repeat in range(1, repeats + 1):
-            run_dirs.append(training.train(mechanism_config(base, mechanism, repeat, dropout), verbose=0,
+            run_dirs.append(train_runner.run(mechanism_config(base, mechanism, repeat, dropout), verbose=0,
                                            dataset=data))
             keras.backend.clear_session()
         weights = [final_weights(d) for d in run_dirs]
         diffs = [max(float(np.max(np.abs(w[k].astype(np.float64) - weights[0][k]))) for k in w)
                  for w in weights[1:]]
-        histories = [callbacks.read_history(rundir.history_path(d)) for d in run_dirs]
+        histories = [callbacks.read_history(rundir.at(d).history) for d in run_dirs]
         row = {"mechanism": mechanism, "bit_identical": all(d == 0.0 for d in diffs),
                "max_abs_diff": max(diffs)}
         row.update(stage_correlations(weights[0], base.measure.correlation))
@@ -115,7 +115,7 @@ def main(argv):
     base = flagdefs.config_or_exit("determinism_compare", argv)
     note = hardware_note()
     print(note)
-    prefix = os.path.join(base.run.output_dir, f"{base.experiment_name()}-determinism")
+    prefix = rundir.output_file(base.run.output_dir, f"{base.experiment_name()}-determinism")
     with errors.one_line_errors("determinism_compare", "rerun the same command: finished runs are reused"):
         table = compare(base, FLAGS.mechanisms, FLAGS.repeats, FLAGS.compare_dropout)
         rundir.write_text(prefix + ".csv", table.to_csv(index=False))

@@ -62,11 +62,8 @@ def run_group(runner_name: str, cfgs: Sequence, dataset=None) -> List[Union[str,
         except Exception as e:  # record and go on: one bad run must not end a long sweep
             return [_failure(e)]
     from keras_initstudy import runners
-    from keras_initstudy.ensemble import pruning as ensemble_pruning
-    from keras_initstudy.ensemble import runner as ensemble_runner
-    together = {"train": ensemble_runner.run, "prune": ensemble_pruning.run}[runner_name]
     try:
-        outcomes = together(cfgs, verbose=0, dataset=dataset)
+        outcomes = runners.get(runner_name).run_all(cfgs, verbose=0, dataset=dataset)
     except Exception as e:  # the whole ensemble stopped: every member failed with it
         return [_failure(e)] * len(cfgs)
     after_run = runners.get(runner_name).after_run

@@ -20,13 +20,21 @@ NAMED: Registry[type] = Registry("initializer")
 
 import keras  # noqa: E402
 
-from keras_initstudy import masks, seeds  # noqa: E402
+from keras_initstudy import masks, seeds, variance_initializers  # noqa: E402
 from keras_initstudy.specs import parse_spec  # noqa: E402,F401 (part of this module's API)
 
 
+def named() -> Registry:
+    """NAMED, with paper 003's eight initializers (variance_initializers.PAPER_003) added on
+    first use: read at call time, since either module may be the one imported first."""
+    for name, cls in variance_initializers.PAPER_003.items():
+        if name not in NAMED:
+            NAMED.add(name, cls)
+    return NAMED
+
+
 def initializer_class(name: str) -> type:
-    from keras_initstudy import variance_initializers  # noqa: F401 (registers paper 003's names in NAMED)
-    if name in NAMED:
+    if name in named():
         return NAMED.get(name)
     try:
         found = keras.initializers.get(name)
@@ -34,7 +42,7 @@ def initializer_class(name: str) -> type:
         found = None
     if found is None:
         raise ValueError(f"unknown initializer {name!r} (a Keras name such as glorot_uniform, "
-                         f"or one of: {', '.join(NAMED.names()) or 'none registered'})")
+                         f"or one of: {', '.join(named().names()) or 'none registered'})")
     return type(found)
 
 

@@ -3,7 +3,7 @@
     python -m keras_initstudy.prune --model=lenet_300_100 --optimizer=adam --learning_rate=0.0012 \\
         --epochs=5 --rounds=20 --prune_fraction=0.2 --rewind=init --strategy=layerwise
     python -m keras_initstudy.prune --flagfile=flags/wijnja2020_xavier_normal_quick.flags
-    python tools/lottery_fig.py --table=runs/wijnja2020_quick-table.parquet --out=fig3.png
+    python -m keras_initstudy.figures wijnja2020/fig3 --inputs=runs/wijnja2020_quick-table.parquet --out=fig3.png
 
 Every train flag applies (--epochs or --steps is one round's length); the pruning
 flags are --rounds, --prune_fraction, --prune_output_fraction, --strategy, --rewind,

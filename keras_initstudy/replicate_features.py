@@ -1,7 +1,7 @@
 """Paper 002 §2.1 and App. E: how replicated features at initialisation hurt accuracy.
 
     python -m keras_initstudy.replicate_features --flagfile=flags/blumenfeld2020_replicate_quick.flags
-    python tools/replicate_features_fig.py --table=runs/replicate_features.csv --out=fig.png
+    python -m keras_initstudy.figures blumenfeld2020/fig1 --inputs=runs/replicate_features.csv --out=fig.png
 
 One-hidden-layer ReLU MLP, He-initialised, whose U unique hidden units are each
 replicated r times (width U * r) plus independent noise of relative scale eps;
@@ -85,7 +85,7 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f"replicate_features: error: unexpected arguments {' '.join(argv[1:])}")
     quiet.start_tensorflow()  # the flags are valid: TensorFlow starts, without its start-up noise
-    path = os.path.join(FLAGS.output_dir, f"{FLAGS.experiment}.csv")
+    path = rundir.output_file(FLAGS.output_dir, f"{FLAGS.experiment}.csv")
     with errors.one_line_errors("replicate_features", "rerun the same command: finished rows are kept"):
         with rundir.exclusive_lock(path + ".lock", path, wait=FLAGS.wait_for_lock):
             run_grid(path)

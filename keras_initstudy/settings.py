@@ -54,13 +54,41 @@ def optional(check: Check) -> Check:
     return Check(lambda v: v is None or check.test(v), check.message + " (or unset)")
 
 
+OMIT = object()  # an identity rule's answer for "this field does not count here"
+
+
 def setting(default: Any, help: str, check: Optional[Check] = None, hashed: bool = True,
-            choices: Optional[Sequence[str]] = None, measure: bool = False) -> Any:
+            choices: Optional[Sequence[str]] = None, measure: bool = False,
+            identity: Optional[Callable[[Any], Any]] = None) -> Any:
     """A config field. `hashed=False`: where things go, not what is computed (left out of
-    the run's identity). `measure=True`: an instrument, which never changes the training."""
+    the run's identity). `measure=True`: an instrument, which never changes the training.
+    `identity`: the field's canonical value in the identity, from its section (OMIT where
+    it does not apply); by default its value."""
     return dataclasses.field(default=default, metadata={
         "help": help, "check": check, "hashed": hashed and not measure, "choices": tuple(choices or ()),
-        "measure": measure})
+        "measure": measure, "identity": identity})
+
+
+def unless_default(name: str) -> Callable[[Any], Any]:
+    """An identity rule: the field counts only when set, so runs from before it existed keep their names."""
+    def rule(section):
+        value = getattr(section, name)
+        return OMIT if value == getattr(type(section)(), name) else value
+    return rule
+
+
+def identity(section) -> dict:
+    """{field: canonical value} of a config section's hashed fields, by each field's own rule:
+    the one place a run's identity is computed from (config.ExperimentConfig.identity)."""
+    found = {}
+    for f in dataclasses.fields(section):
+        if not f.metadata.get("hashed", True):
+            continue
+        rule = f.metadata.get("identity")
+        value = getattr(section, f.name) if rule is None else rule(section)
+        if value is not OMIT:
+            found[f.name] = value
+    return found
 
 
 def field_type(cls, field: dataclasses.Field) -> type:

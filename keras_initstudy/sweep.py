@@ -158,7 +158,7 @@ def main(argv):
             max_retries=FLAGS.max_retries, num_cpus=FLAGS.ray_num_cpus)))
     except (settings.ConfigError, errors.UserError) as e:
         sys.exit(f"sweep: error: {e}")
-    prefix = FLAGS.table or os.path.join(base.run.output_dir, f"{sweep_name(base)}-table")
+    prefix = FLAGS.table or rundir.output_file(base.run.output_dir, f"{sweep_name(base)}-table")
     print(f"sweep: {len(configs)} runs into {base.run.output_dir} ({FLAGS.executor} executor)")
     failures_prefix = prefix[:-len("-table")] if prefix.endswith("-table") else prefix
     with errors.one_line_errors("sweep", "rerun the same command: finished runs are skipped, others resume"):

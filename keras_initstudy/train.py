@@ -18,14 +18,14 @@ from absl import app, flags  # noqa: E402
 from keras_initstudy import config as config_lib  # noqa: E402
 from keras_initstudy import flagdefs, lazy  # noqa: E402
 
-training = lazy.module("keras_initstudy.training")  # TensorFlow: imported once the flags are valid
+train_runner = lazy.module("keras_initstudy.train_runner")  # TensorFlow: imported once the flags are valid
 
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     cfg = flagdefs.config_or_exit("train", argv)
-    flagdefs.run_or_exit("train", training.run, cfg, "rerun the same command to resume from the last checkpoint")
+    flagdefs.run_or_exit("train", train_runner.run, cfg, "rerun the same command to resume from the last checkpoint")
 
 
 if __name__ == "__main__":

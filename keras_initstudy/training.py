@@ -1,18 +1,16 @@
-"""One training run: config in, complete run directory out (resumable).
+"""One member's training: the model built and compiled, its instruments, and its fit
+into its run directory (resumable).
 
 flags -> ExperimentConfig -> dataset + model (ModelSpec) + callbacks -> loop.train_steps
--> run dir. `run` does the bookkeeping (run directory, resume, instruments); the
-loop (loop.py) only trains; `build` and `compile_model` make the model, so other
-runners (pruning rounds, rewinds) reuse them with their own bookkeeping.
+-> run dir. The run's bookkeeping (lock, done check, settings, finish) is the lifecycle's
+(lifecycle.py), for every runner; the loop (loop.py) only trains; this module builds
+what both need: `build` and `compile_model` make the model, `measurement_callbacks` the
+instruments, `fit_into` trains a built model from a step into a directory.
 """
-import dataclasses
-import json
-import os
-from typing import Iterable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import keras
 import numpy as np
-from absl import logging
 
 from keras_initstudy import callbacks as callbacks_lib
 from keras_initstudy import config as config_lib
@@ -103,7 +101,7 @@ def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConf
     if m.rmsd:
         found.append(callbacks_lib.DeviationTracker(
             reference, every_steps=m.rmsd_every_steps,
-            steps_csv=rundir.rmsd_steps_path(run_dir) if m.rmsd_every_steps else None))
+            steps_csv=rundir.at(run_dir).rmsd_steps if m.rmsd_every_steps else None))
     if m.correlations:
         found.append(callbacks_lib.CorrelationLogger(spec.kernel_variables(), m.correlation))
     if m.perturbation_layers and data is not None:
@@ -119,7 +117,7 @@ def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConf
         found.append(callbacks_lib.WeightSnapshots(run_dir, schedule))
     if m.save_points:
         found.append(callbacks_lib.SavePoints(
-            rundir.save_point_dir(run_dir),
+            rundir.at(run_dir).save_points,
             [s.iteration for s in steps.parse_list(m.save_points, end.steps_per_epoch) if s <= end]))
     if m.weight_images:
         kernels = len(spec.kernels)
@@ -128,7 +126,7 @@ def measurement_callbacks(spec: models.ModelSpec, cfg: config_lib.ExperimentConf
         image_reference = (reference if not m.rmsd_include_biases
                            else callbacks_lib.ReferenceWeights(spec.kernel_variables()))
         found.append(callbacks_lib.WeightImages(
-            image_reference, os.path.join(rundir.tensorboard_dir(run_dir), "weights"), kernel_index=m.image_layer))
+            image_reference, rundir.at(run_dir).tensorboard_run("weights"), kernel_index=m.image_layer))
     return found
 
 
@@ -138,36 +136,6 @@ def probe_batch(cfg: config_lib.ExperimentConfig, data: datasets.Dataset):
     chosen = np.random.default_rng(seeds.derive(cfg.training.seeds.data, "telemetry_probe")).choice(
         len(data.train), size=min(cfg.training.batch_size, len(data.train)), replace=False)
     return data.train.images[chosen], data.train.labels[chosen]
-
-
-def load_data(cfg: config_lib.ExperimentConfig, dataset: Optional[datasets.Dataset] = None) -> datasets.Dataset:
-    """The run's dataset (`dataset` when the caller holds it), normalised by --normalize,
-    padded by --pad_to, with --validation_split held out."""
-    data = dataset or datasets.load(cfg.data.dataset, cfg.data.data_dir, cfg.data.download)
-    if cfg.data.normalize == "per_channel":
-        data = datasets.normalize_channels(data)
-    elif cfg.data.normalize != "none":
-        data = datasets.normalize_constants(data, cfg.data.normalize)
-    if cfg.data.pad_to:
-        data = datasets.pad_to(data, cfg.data.pad_to)
-    if cfg.data.validation_split:
-        data = datasets.hold_out(data, cfg.data.validation_split, seeds.derive(cfg.training.seeds.data, "validation"))
-    return data
-
-
-def start_writing(run_dir: str, cfg: config_lib.ExperimentConfig, data: datasets.Dataset) -> None:
-    """What every runner does first once it holds the run's lock: clear a killed writer's
-    temporaries, then record the settings, the environment and the data sizes."""
-    rundir.remove_stale_temporaries(run_dir)
-    rundir.write_settings(run_dir, cfg)
-    rundir.write_json(rundir.environment_path(run_dir), determinism.environment(cfg.training.mechanism()))
-    rundir.write_json(rundir.data_sizes_path(run_dir), data_sizes(data))
-
-
-def data_sizes(data: datasets.Dataset) -> dict:
-    """What data.json records: the examples each split holds."""
-    return {"train": len(data.train), "validation": len(data.validation) if data.validation is not None else 0,
-            "test": len(data.test)}
 
 
 def telemetry_callback(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig, run_dir: str, end: steps.Step,
@@ -183,71 +151,6 @@ def telemetry_callback(spec: models.ModelSpec, cfg: config_lib.ExperimentConfig,
         probe=probe_batch(cfg, data), test=eval_batches(cfg, data.test),
         seed=seeds.derive(cfg.training.seeds.init, "telemetry_weights"), flush_every=checkpoint_every(cfg, per_epoch),
         gradient_mode=m.telemetry_gradient)
-
-
-def recorded_instruments(run_dir: str) -> Optional[dict]:
-    """The instrument settings a run directory was started with (None if it has none)."""
-    path = rundir.config_path(run_dir)
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f).get("measure")
-
-
-def instrument_changes(cfg: config_lib.ExperimentConfig, run_dir: str) -> List[str]:
-    """'name: recorded -> asked' for each instrument setting that differs from the run's.
-    A setting the run's config.json predates counts as its default (it did not exist)."""
-    recorded = recorded_instruments(run_dir)
-    if recorded is None:
-        return []
-    defaults = dataclasses.asdict(config_lib.MeasureConfig())
-    recorded = {**defaults, **recorded}
-    return [f"{k}: {recorded.get(k)!r} -> {v!r}" for k, v in cfg.instruments().items() if recorded.get(k) != v]
-
-
-def already_done(cfg: config_lib.ExperimentConfig, run_dir: str) -> bool:
-    """True (and says so) when the run is complete; refuses to resume an unfinished run
-    with other instruments than it was started with."""
-    changes = instrument_changes(cfg, run_dir)
-    if rundir.is_done(run_dir):
-        note = (f" (it was recorded with other instruments: {'; '.join(changes)}; nothing new is recorded: "
-                f"use another --experiment to train a separate run with these)" if changes else "")
-        logging.info("run already complete, nothing to do: %s", run_dir)
-        print(f"run already complete: {run_dir}{note}")
-        return True
-    if changes:
-        raise errors.UserError(f"{run_dir} was started with other instruments ({'; '.join(changes)}): resume it "
-                               f"with the same instrument flags, or use another --experiment")
-    return False
-
-
-def run(cfg: config_lib.ExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Callback] = (),
-        verbose: int = 1, dataset: Optional[datasets.Dataset] = None) -> str:
-    """Trains `cfg` into its run directory and returns the directory.
-
-    A finished run (DONE present) is left alone. An interrupted one resumes from
-    its last checkpoint (any step), bit-identically with op determinism. A run's
-    instruments are those of the command that started it: a finished run asked for
-    with other instruments records nothing new and says so; an unfinished one
-    refuses, so its files never mix two sets of instruments. `dataset` skips
-    loading when the caller already holds it (sweeps).
-    """
-    run_dir = rundir.path_for(cfg)
-    if already_done(cfg, run_dir):
-        return run_dir
-    determinism.set_op_determinism(cfg.training.op_determinism())
-    data = load_data(cfg, dataset)
-    per_epoch, end = schedule(cfg, data)
-    spec, measurements = build_instrumented(cfg, data, run_dir, per_epoch, end)
-    model = spec.model
-    # The directory is made only now that the run can start: a bad dataset or setting leaves no stub.
-    with rundir.writer_lock(run_dir, wait=cfg.run.wait_for_lock):
-        if already_done(cfg, run_dir):  # finished by the process we waited for
-            return run_dir
-        start_writing(run_dir, cfg, data)
-        fit_into(run_dir, cfg, model, data, [*extra_callbacks, *measurements], 0, end, per_epoch, verbose)
-        finish(run_dir, model)
-    return run_dir
 
 
 def schedule(cfg: config_lib.ExperimentConfig, data: datasets.Dataset) -> Tuple[int, steps.Step]:
@@ -270,11 +173,11 @@ def build_instrumented(cfg: config_lib.ExperimentConfig, data: datasets.Dataset,
 
 def finish(run_dir: str, model: keras.Model) -> None:
     """The last files of a trained run: the model, summary.json, then DONE; says so."""
-    with rundir.atomic_path(rundir.model_path(run_dir)) as tmp:
+    with rundir.atomic_path(rundir.at(run_dir).model) as tmp:
         model.save(tmp)
-    result = summary.accuracy_summary(callbacks_lib.read_history(rundir.history_path(run_dir)))
-    rundir.write_json(rundir.summary_path(run_dir), result)
-    rundir.mark_done(run_dir)
+    result = summary.accuracy_summary(callbacks_lib.read_history(rundir.at(run_dir).history))
+    rundir.write_json(rundir.at(run_dir).summary, result)
+    rundir.at(run_dir).mark_done()
     print(f"done: {run_dir}" + (f" (test accuracy: final {result['final_test_accuracy']:.4f}, best "
                                 f"{result['best_test_accuracy']:.4f} at epoch {result['best_test_epoch']:g})"
                                 if result else ""))
@@ -293,7 +196,7 @@ def fit_into(run_dir: str, cfg: config_lib.ExperimentConfig, model: keras.Model,
     """Trains a built, compiled model (possibly masked or rewound, at optimizer step `start`)
     until `end`, recording into `run_dir`: TensorBoard, history.csv, and checkpoints, from
     the last of which an interrupted fit resumes. Returns the step it started from."""
-    resumed = callbacks_lib.restore(model, rundir.checkpoint_dir(run_dir))
+    resumed = callbacks_lib.restore(model, rundir.at(run_dir).checkpoints)
     if resumed:
         start = resumed
     print(f"resuming {run_dir} at step {steps.Step(start, steps_per_epoch)}" if resumed
@@ -326,9 +229,9 @@ def train_stream(cfg: config_lib.ExperimentConfig, data: datasets.Dataset, a: in
 def recording_callbacks(run_dir: str, cfg: config_lib.ExperimentConfig, steps_per_epoch: int,
                         start: int) -> List[keras.callbacks.Callback]:
     """What every run records after its instruments: TensorBoard, history.csv, then checkpoints (last)."""
-    return [EpochsDoneTensorBoard(log_dir=rundir.tensorboard_dir(run_dir), write_graph=False),
-            callbacks_lib.HistoryCSV(rundir.history_path(run_dir), steps_per_epoch, start),
-            callbacks_lib.Checkpoint(rundir.checkpoint_dir(run_dir), checkpoint_every(cfg, steps_per_epoch),
+    return [EpochsDoneTensorBoard(log_dir=rundir.at(run_dir).tensorboard, write_graph=False),
+            callbacks_lib.HistoryCSV(rundir.at(run_dir).history, steps_per_epoch, start),
+            callbacks_lib.Checkpoint(rundir.at(run_dir).checkpoints, checkpoint_every(cfg, steps_per_epoch),
                                      steps_per_epoch)]
 
 
@@ -337,5 +240,3 @@ def steps_per_execution(cfg: config_lib.ExperimentConfig):
     value = cfg.run.steps_per_execution
     return value if value == "auto" else int(value)
 
-
-train = run  # the name the binaries and earlier code use

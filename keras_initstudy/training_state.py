@@ -23,36 +23,28 @@ def seed_generators(model: keras.Model) -> List:
     return found
 
 
-def weights_path(directory: str, name: str) -> str:
-    return os.path.join(directory, f"{name}.weights.h5")
-
-
-def index_path(directory: str, name: str) -> str:
-    return os.path.join(directory, f"{name}.json")
-
-
 def save(model: keras.Model, directory: str, name: str, step: int) -> None:
     """Writes the state atomically: the index names a state only once its weights are complete.
     An optimizer not yet built (step 0) is built first, so every state holds its variables."""
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    with rundir.atomic_path(weights_path(directory, name)) as tmp:
+    with rundir.atomic_path(rundir.at(directory).state_weights(name)) as tmp:
         model.save_weights(tmp)
     states = [np.asarray(g.state.numpy()).tolist() for g in seed_generators(model)]
-    rundir.write_json(index_path(directory, name), {"step": int(step), "seed_states": states})
+    rundir.write_json(rundir.at(directory).state_index(name), {"step": int(step), "seed_states": states})
 
 
 def exists(directory: str, name: str) -> bool:
-    return os.path.exists(index_path(directory, name))
+    return os.path.exists(rundir.at(directory).state_index(name))
 
 
 def load(model: keras.Model, directory: str, name: str) -> int:
     """Restores a compiled model's weights, optimizer and seed-generator states; returns the step."""
-    with open(index_path(directory, name), encoding="utf-8") as f:
+    with open(rundir.at(directory).state_index(name), encoding="utf-8") as f:
         index = json.load(f)
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(weights_path(directory, name))
+    model.load_weights(rundir.at(directory).state_weights(name))
     generators = seed_generators(model)
     if len(generators) != len(index["seed_states"]):
         raise ValueError(f"{directory}/{name}: {len(index['seed_states'])} seed states for "
@@ -69,5 +61,5 @@ def load(model: keras.Model, directory: str, name: str) -> int:
 def read_step(directory: str, name: str) -> Optional[int]:
     if not exists(directory, name):
         return None
-    with open(index_path(directory, name), encoding="utf-8") as f:
+    with open(rundir.at(directory).state_index(name), encoding="utf-8") as f:
         return int(json.load(f)["step"])

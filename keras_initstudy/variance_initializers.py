@@ -1,6 +1,6 @@
 """Xavier and Kaiming initializers exactly as paper 003 (Wijnja et al.) Table 1 writes them,
 and its halved and doubled Xavier variants (Fig. 4). Weights only; registered by name
-for --kernel_initializer (initializers.NAMED).
+for --kernel_initializer by initializers.py (PAPER_003 into initializers.NAMED).
 
     xavier_uniform    U(-a, a),  a   = gain * sqrt(6 / (fan_in + fan_out))
     xavier_normal     N(0, s^2), s   = gain * sqrt(2 / (fan_in + fan_out))   (not truncated)
@@ -18,8 +18,6 @@ import math
 from typing import Optional, Tuple
 
 import keras
-
-from keras_initstudy import initializers
 
 PACKAGE = "keras_initstudy"
 
@@ -75,7 +73,7 @@ class Kaiming(_Scaled):
 
 
 def _named(name: str, base: type, distribution: str, gain: float) -> type:
-    """A registered class `name` = base with this distribution and default gain."""
+    """A Keras-serializable class `name` = base with this distribution and default gain."""
     def __init__(self, gain: Optional[float] = None, seed: Optional[int] = None):
         base.__init__(self, distribution, gain, seed)
 
@@ -84,8 +82,7 @@ def _named(name: str, base: type, distribution: str, gain: float) -> type:
 
     cls = type(name.title().replace("_", ""), (base,), {"__init__": __init__, "get_config": get_config,
                                                          "DEFAULT_GAIN": gain})
-    keras.saving.register_keras_serializable(package=PACKAGE)(cls)
-    return initializers.NAMED.add(name, cls)
+    return keras.saving.register_keras_serializable(package=PACKAGE)(cls)
 
 
 # Paper 003's eight initializations (Table 1, Fig. 4).

@@ -8,7 +8,7 @@
 - TensorFlow's `googletest.GetTempDir`, under every `tf.test.TestCase.get_temp_dir`,
   finds its folder by walking the stack and calling `inspect.getmodule` over every
   loaded module (about 0.4 s). Computed here once, it is inherited by the forks in which
-  the mutation runs (tools/mutation_test.py) rerun tests for every mutant; each test
+  the mutation runs (tools/mutation/mutation_test.py) rerun tests for every mutant; each test
   still gets its own folder below it.
 - In such a fork (mutmut names the mutant in MUTANT_UNDER_TEST) the selected tests run
   fastest class first and fastest test first within a class, by the durations mutmut

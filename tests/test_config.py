@@ -66,12 +66,12 @@ class ChecksTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual((end.iteration, end.epoch, end.at_epoch_end), (25, 2, False))
 
     def test_training_identity_keeps_what_decides_the_run(self):
-        plain = config.TrainingConfig(seed=4, epochs=3).identity()
+        plain = settings.identity(config.TrainingConfig(seed=4, epochs=3))
         self.assertEqual((plain["init_seed"], plain["data_seed"], plain["epochs"]), (4, 4, 3))
         self.assertNotIn("seed", plain)
         self.assertNotIn("noise_scale", plain)
-        self.assertNotIn("epochs", config.TrainingConfig(epochs=3, steps=25).identity())
-        simulated = config.TrainingConfig(nondeterminism="simulated", noise_scale=0.5).identity()
+        self.assertNotIn("epochs", settings.identity(config.TrainingConfig(epochs=3, steps=25)))
+        simulated = settings.identity(config.TrainingConfig(nondeterminism="simulated", noise_scale=0.5))
         self.assertEqual(simulated["noise_scale"], 0.5)
 
     def test_sections_nested_and_identity_keys(self):
@@ -301,7 +301,7 @@ class FlagsTest(tf.test.TestCase):
                 rundir.write_settings(folder, cfg)
                 fv = flags.FlagValues()
                 flagdefs.define_train_flags(fv)
-                fv(["prog", f"--flagfile={rundir.flags_path(folder)}"])
+                fv(["prog", f"--flagfile={rundir.at(folder).flags}"])
                 self.assertEqual(flagdefs.config_from_flags(fv), cfg)
 
 

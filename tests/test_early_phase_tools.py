@@ -1,18 +1,16 @@
-"""Paper 004's binaries end to end at tiny scale (rewind sweep with branches, telemetry run)
-and its tools/: the lottery figure per rewind step and per branch, the telemetry figure,
-and the timeline's flattening rule."""
+"""Paper 004's pruning sweep end to end at tiny scale (rewind steps with branches, a branch
+added later), and the timeline's flattening rule (figures/frankle2020.py; every figure is
+drawn in test_figures.py)."""
 import os
-import sys
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
 from tests.class_tempdir import ClassTempDirTestCase
-from tests.test_sweep_and_figures import ROOT, run
+from tests.test_sweep_and_figures import run
 
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import early_phase_timeline  # noqa: E402
+from keras_initstudy.figures import frankle2020
 
 
 class FlatteningRuleTest(tf.test.TestCase):
@@ -20,15 +18,15 @@ class FlatteningRuleTest(tf.test.TestCase):
     def test_a_saturating_curve_flattens_where_its_rate_falls_below_the_threshold(self):
         step = np.arange(1001)
         values = 1 - np.exp(-step / 100.0)  # rate e^(-t/100)/100: 10% of the fastest at t = 100 ln 10 = 230
-        at = early_phase_timeline.flattening_step(step, values, span=0.01, threshold=0.1)
+        at = frankle2020.flattening_step(step, values, span=0.01, threshold=0.1)
         self.assertBetween(at, 225, 240)  # the running median shifts it by up to half a span
 
     def test_a_straight_line_never_flattens_and_noise_alone_does_not_count(self):
         step = np.arange(501)
-        self.assertIsNone(early_phase_timeline.flattening_step(step, step * 2.0, span=0.05, threshold=0.1))
+        self.assertIsNone(frankle2020.flattening_step(step, step * 2.0, span=0.05, threshold=0.1))
         spiky = np.where(step < 100, step / 100.0, 1.0)
         spiky[[300, 301]] = 5.0  # two noisy batches late in the window
-        self.assertBetween(early_phase_timeline.flattening_step(step, spiky, span=0.05, threshold=0.1), 95, 130)
+        self.assertBetween(frankle2020.flattening_step(step, spiky, span=0.05, threshold=0.1), 95, 130)
 
 
 class EarlyPhaseEndToEndTest(ClassTempDirTestCase):
@@ -42,8 +40,6 @@ class EarlyPhaseEndToEndTest(ClassTempDirTestCase):
                           "--rounds=2", "--experiment=e", "--strategy=global", *common]
         cls.sweep = run(*cls.sweep_args, "--branches=init_signs,shuffle_layer")
         cls.table = os.path.join(cls.out, "e-table.parquet")
-        cls.train = run("-m", "keras_initstudy.train", "--telemetry", "--telemetry_window=10it",
-                        "--telemetry_eval_every=5it", "--experiment=t", *common)
 
     def test_the_table_holds_trunk_and_branch_rows(self):
         self.assertEqual(self.sweep.returncode, 0, self.sweep.stderr[-3000:])
@@ -63,37 +59,6 @@ class EarlyPhaseEndToEndTest(ClassTempDirTestCase):
         self.assertNotRegex(result.stdout, r"round \d+ of")  # no trunk round trains again
         table = pd.read_parquet(os.path.join(out, "e-table.parquet"))
         self.assertEqual(sorted(table["branch"].unique()), ["init", "init_signs", "shuffle_layer", "trunk"])
-
-    def test_figures_and_timeline(self):
-        self.assertEqual(self.sweep.returncode, 0, self.sweep.stderr[-3000:])
-        self.assertEqual(self.train.returncode, 0, self.train.stderr[-3000:])
-        telemetry_run = os.path.join(self.out, "t-*")
-        for args in ([f"--tables={self.table}", "--group=rewind"],
-                     [f"--tables={self.table}", "--group=branch", "--facet=rewind", "--print"]):
-            png = os.path.join(self.out, "lottery.png")
-            result = run("tools/lottery_fig.py", *args, f"--out={png}")
-            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-            self.assertTrue(os.path.exists(png))
-        self.assertIn("init_signs", result.stdout)  # --print's table
-        result = run("tools/telemetry_fig.py", f"--run_dir={telemetry_run}", f"--out={self.out}/fig3.png")
-        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        result = run("tools/early_phase_timeline.py", f"--telemetry={telemetry_run}", f"--rewinding={self.table}")
-        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        self.assertIn("per-iteration window: steps 0..10", result.stdout)
-        self.assertIn("sign_changed_pct", result.stdout)
-        self.assertRegex(result.stdout, r"rewinding works from k = (0|5) iterations")
-
-    def test_timeline_from_rewinding_results_alone(self):
-        self.assertEqual(self.sweep.returncode, 0, self.sweep.stderr[-3000:])
-        result = run("tools/early_phase_timeline.py", f"--rewinding={self.table}")
-        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        self.assertIn("rewinding (round 1", result.stdout)
-
-    def test_tools_without_their_inputs_say_so_in_one_line(self):
-        result = run("tools/telemetry_fig.py", f"--run_dir={self.out}/nothing-here", f"--out={self.out}/x.png")
-        self.assertNotEqual(result.returncode, 0)
-        self.assertIn("error: no telemetry.csv", result.stderr)
-
 
 if __name__ == "__main__":
     tf.test.main()

@@ -15,11 +15,12 @@ import tensorflow as tf
 from absl.testing import parameterized
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import callbacks, config, datasets, grid, pipeline, rundir, sweep, training
+from keras_initstudy import callbacks, config, datasets, grid, pipeline, rundir, runners, sweep, train_runner, training
 from keras_initstudy.analysis import regimes
-from keras_initstudy.ensemble import fanout, grouping, layers, runner, stack
+from keras_initstudy.ensemble import fanout, grouping, layers, stack, strategy
 from tests import tb_events
 from tests.class_tempdir import ClassTempDirTestCase
+from tests.helpers import InterruptAtEpoch
 
 SMALL = dict(width=16, epochs=2, nondeterminism="deterministic", snapshots="0,1,2", rmsd_every_steps=10)
 SEEDS = (0, 1, 2)
@@ -32,11 +33,11 @@ def seed_configs(out, **kw):
 
 
 def final_weights(run_dir):
-    return [w.numpy() for w in keras.models.load_model(rundir.model_path(run_dir)).weights]
+    return [w.numpy() for w in keras.models.load_model(rundir.at(run_dir).model).weights]
 
 
 def history(run_dir):
-    return callbacks.read_history(rundir.history_path(run_dir))
+    return callbacks.read_history(rundir.at(run_dir).history)
 
 
 def files_of(run_dir):
@@ -63,12 +64,6 @@ class InjectNaN(keras.callbacks.Callback):
             kernel.assign(values)
 
 
-class Interrupt(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-
 class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
 
     @classmethod
@@ -91,7 +86,7 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
         specs = [training.build(c, info) for c in cfgs]
         for spec in specs:
             spec.model.optimizer.build(spec.model.trainable_variables)
-        model = runner.compile_ensemble(stack.stack([s.model for s in specs]), cfgs[0].training, 1)
+        model = strategy.compile_ensemble(stack.stack([s.model for s in specs]), cfgs[0].training, 1)
         stack.load_members([stack.variable_pairs(model, s.model, k) for k, s in enumerate(specs)])
         for k, cfg in enumerate(cfgs):
             fresh = training.build(cfg, info).model  # a single run's initial weights, drawn again
@@ -101,7 +96,7 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
         self.assertNotAllEqual(model.get_layer("hidden_1").kernel.numpy()[0],
                                model.get_layer("hidden_1").kernel.numpy()[1])
         for single, member in zip(self.singles, self.members):  # and the runs' step-0 snapshots agree
-            a, b = (np.load(rundir.snapshot_path(d, 0)) for d in (single, member))
+            a, b = (np.load(rundir.at(d).snapshot(0)) for d in (single, member))
             self.assertEqual(sorted(a.files), sorted(b.files))
             for name in a.files:
                 self.assertAllEqual(a[name], b[name])
@@ -119,15 +114,15 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
             for column in ("loss", "test_loss", "rmsd", "rmsd/hidden_1"):
                 self.assertAllClose([float(r[column]) for r in rows], [float(r[column]) for r in expected],
                                     rtol=1e-5, msg=column)
-            steps = pd.read_csv(rundir.rmsd_steps_path(member))
+            steps = pd.read_csv(rundir.at(member).rmsd_steps)
             self.assertEqual(steps["step"].tolist(), list(range(10, 2 * STEPS_PER_EPOCH + 1, 10)))
-            self.assertAllClose(steps["rmsd"], pd.read_csv(rundir.rmsd_steps_path(single))["rmsd"], rtol=1e-5)
+            self.assertAllClose(steps["rmsd"], pd.read_csv(rundir.at(single).rmsd_steps)["rmsd"], rtol=1e-5)
             self.assertEqual(files_of(member), files_of(single))
-            self.assertTrue(rundir.is_done(member))
+            self.assertTrue(rundir.at(member).is_done())
 
     def test_an_ensemble_of_one_is_its_single_run(self):
         cfg = seed_configs(self.get_temp_dir())[0]
-        (member,) = runner.run([cfg])
+        (member,) = train_runner.run_all([cfg])
         single = self.singles[0]
         for a, b in zip(final_weights(member), final_weights(single)):
             self.assertLessEqual(np.max(np.abs(a - b)) / np.max(np.abs(b)), 1e-5)
@@ -142,15 +137,15 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
 
     def test_a_diverging_member_does_not_stop_the_others(self):
         cfgs = seed_configs(self.get_temp_dir(), epochs=3, snapshots="none", rmsd_every_steps=0)
-        clean = runner.run(seed_configs(os.path.join(self.get_temp_dir(), "clean"), epochs=3, snapshots="none",
+        clean = train_runner.run_all(seed_configs(os.path.join(self.get_temp_dir(), "clean"), epochs=3, snapshots="none",
                                         rmsd_every_steps=0))
-        outcomes = runner.run(cfgs, ensemble_callbacks=[InjectNaN(index=1, at=1)])
+        outcomes = train_runner.run_all(cfgs, ensemble_callbacks=[InjectNaN(index=1, at=1)])
         rows = history(outcomes[1])
         self.assertTrue(all(math.isfinite(float(r["loss"])) for r in rows[:1]))
         self.assertTrue(all(math.isnan(float(r["loss"])) for r in rows[1:]))
         self.assertEqual(regimes.divergence_epoch([int(r["epoch"]) for r in rows],
                                                   [float(r["loss"]) for r in rows]), 2)
-        self.assertTrue(rundir.is_done(outcomes[1]))
+        self.assertTrue(rundir.at(outcomes[1]).is_done())
         for k in (0, 2):
             for a, b in zip(final_weights(outcomes[k]), final_weights(clean[k])):
                 self.assertAllEqual(a, b)
@@ -166,29 +161,29 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
     def test_an_interrupted_ensemble_resumes_to_the_uninterrupted_weights(self):
         cfgs = seed_configs(self.get_temp_dir())
         with self.assertRaises(KeyboardInterrupt):
-            runner.run(cfgs, ensemble_callbacks=[Interrupt()])
+            train_runner.run_all(cfgs, ensemble_callbacks=[InterruptAtEpoch(1)])
         for cfg in cfgs:
             self.assertLen(history(rundir.path_for(cfg)), 1)
-            self.assertFalse(rundir.is_done(rundir.path_for(cfg)))
-        done = training.run(cfgs[2], verbose=0)  # one member finished alone meanwhile: left as it is
-        stamp = os.path.getmtime(rundir.model_path(done))
-        outcomes = runner.run(cfgs)
-        self.assertEqual(os.path.getmtime(rundir.model_path(done)), stamp)
+            self.assertFalse(rundir.at(rundir.path_for(cfg)).is_done())
+        done = train_runner.run(cfgs[2], verbose=0)  # one member finished alone meanwhile: left as it is
+        stamp = os.path.getmtime(rundir.at(done).model)
+        outcomes = train_runner.run_all(cfgs)
+        self.assertEqual(os.path.getmtime(rundir.at(done).model), stamp)
         self.assertEndLikeTheUninterruptedMembers(outcomes)
 
     def test_members_resuming_at_different_steps_train_in_groups(self):
         """A kill between two members' checkpoint writes leaves them at different steps."""
         cfgs = seed_configs(self.get_temp_dir())
         with self.assertRaises(KeyboardInterrupt):
-            runner.run(cfgs, ensemble_callbacks=[Interrupt()])
-        shutil.rmtree(rundir.checkpoint_dir(rundir.path_for(cfgs[1])))  # member 1 restarts from step 0
-        outcomes = runner.run(cfgs)
+            train_runner.run_all(cfgs, ensemble_callbacks=[InterruptAtEpoch(1)])
+        shutil.rmtree(rundir.at(rundir.path_for(cfgs[1])).checkpoints)  # member 1 restarts from step 0
+        outcomes = train_runner.run_all(cfgs)
         self.assertEndLikeTheUninterruptedMembers(outcomes)
 
     def test_an_ensemble_refuses_configs_that_differ_in_more_than_seeds(self):
         cfgs = seed_configs(self.get_temp_dir())
         with self.assertRaisesRegex(Exception, "differ only in their seeds"):
-            runner.run([cfgs[0], cfgs[1].replace(width=8)])
+            train_runner.run_all([cfgs[0], cfgs[1].replace(width=8)])
 
 
 class PruneEnsembleTest(ClassTempDirTestCase):
@@ -210,21 +205,21 @@ class PruneEnsembleTest(ClassTempDirTestCase):
         tf_config.disable_op_determinism()
 
     def test_each_member_prunes_by_its_own_weights_as_its_single_run(self):
-        from keras_initstudy.pruning import layout, masks as masks_lib, rounds
+        from keras_initstudy.pruning import masks as masks_lib
         for single, member in zip(self.runs["single"], self.runs["together"]):
             self.assertEqual(os.path.basename(single), os.path.basename(member))
             for r in range(3):
-                mine, theirs = (masks_lib.load(rounds.mask_path(layout.round_dir(d, r))) for d in (member, single))
+                mine, theirs = (masks_lib.load(rundir.at(d).round(r).mask) for d in (member, single))
                 for name in theirs:
                     self.assertAllEqual(mine[name], theirs[name])
-                final = rundir.read_npz(rounds.final_weights_path(layout.round_dir(member, r)))
+                final = rundir.read_npz(rundir.at(member).round(r).final_weights)
                 for name, mask in mine.items():
                     self.assertAllEqual(final[name][~mask], np.zeros(np.sum(~mask)))  # pruned: exactly zero
             table, expected = (pd.read_csv(os.path.join(d, "summary.csv")) for d in (member, single))
             self.assertEqual(table["branch"].tolist(), expected["branch"].tolist())
             self.assertEqual(table["weights_remaining"].tolist(), expected["weights_remaining"].tolist())
             self.assertAllClose(table["test_accuracy"], expected["test_accuracy"], atol=2e-3)
-        masks = [rundir.read_npz(os.path.join(layout.round_dir(d, 2), "mask.npz")) for d in self.runs["together"]]
+        masks = [rundir.read_npz(os.path.join(rundir.at(d).round(2), "mask.npz")) for d in self.runs["together"]]
         self.assertNotAllEqual(masks[0]["hidden_1/kernel"], masks[1]["hidden_1/kernel"])
 
 
@@ -233,7 +228,6 @@ class EnsembleAcrossSegmentsTest(ClassTempDirTestCase):
     the members' TensorBoard writers, closed at the first fit's end, must be opened anew for the second."""
 
     def test_two_seeds_rewound_mid_epoch_finish_every_round(self):
-        from keras_initstudy.pruning import layout
         from keras_initstudy.pruning.config import PruneExperimentConfig
         base = PruneExperimentConfig().replace(
             output_dir=self.out, model="mlp", width=8, epochs=2, rounds=2, rewind="30it", rmsd=False,
@@ -244,7 +238,7 @@ class EnsembleAcrossSegmentsTest(ClassTempDirTestCase):
         self.assertEqual(failures, [])
         for d in dirs:
             self.assertEqual(pd.read_csv(os.path.join(d, "summary.csv"))["round"].tolist(), [0, 1])
-            validation = os.path.join(rundir.tensorboard_dir(layout.round_dir(d, 1)), "validation")
+            validation = os.path.join(rundir.at(d).round(1).tensorboard, "validation")
             self.assertEqual(tb_events.steps(validation, "epoch_accuracy"), [1, 2])  # both of round 1's fits
 
 
@@ -317,9 +311,11 @@ class GroupingTest(parameterized.TestCase):
         self.assertEqual(grouping.groups(cfgs, 10), [[0], [1], [2]])
         self.assertIsNotNone(grouping.why_not(cfgs[0]))
 
-    def test_other_runners_run_alone(self):
+    def test_runners_not_registered_for_ensembles_run_alone(self):
         cfgs = [config.ExperimentConfig().replace(seed=s) for s in range(2)]
-        self.assertEqual(grouping.groups(cfgs, 10, runner_name="other"), [[0], [1]])
+        runners.register("one_at_a_time", "keras_initstudy.config:ExperimentConfig")(lambda: None)
+        self.addCleanup(runners.RUNNERS.remove, "one_at_a_time")
+        self.assertEqual(grouping.groups(cfgs, 10, runner_name="one_at_a_time"), [[0], [1]])
         self.assertEqual(grouping.groups(cfgs, 10, runner_name="prune"), [[0, 1]])
 
     def test_init_and_data_seeds_count_as_seeds(self):
@@ -337,7 +333,7 @@ class PipelineTest(tf.test.TestCase):
     def test_each_member_sees_its_own_data_order(self):
         cfgs = seed_configs(self.get_temp_dir())
         data = datasets.load("fashion_mnist_mini")
-        images, labels = next(iter(runner.stream(cfgs, [data] * 3, 5, 6)))
+        images, labels = next(iter(strategy.stream(cfgs, [data] * 3, 5, 6)))
         self.assertEqual(images.shape[1], 3)
         for k, cfg in enumerate(cfgs):
             x, y = next(iter(pipeline.train_stream(data.train, cfg.training.batch_size, cfg.training.seeds.data,
@@ -348,7 +344,7 @@ class PipelineTest(tf.test.TestCase):
     def test_augmented_members_see_their_own_augmentations(self):
         cfgs = seed_configs(self.get_temp_dir(), augment=True)
         data = datasets.load("fashion_mnist_mini")
-        images, _ = next(iter(runner.stream(cfgs, [data] * 3, 50, 51)))
+        images, _ = next(iter(strategy.stream(cfgs, [data] * 3, 50, 51)))
         for k, cfg in enumerate(cfgs):
             x, _ = next(iter(training.train_stream(cfg, data, 50, 51)))
             self.assertAllEqual(images[:, k], x)

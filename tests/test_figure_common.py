@@ -1,15 +1,13 @@
-"""tools/figure_common.py: what every figure shares (issue 24.7): plain percent ticks on log
+"""keras_initstudy/figures/common.py: what every figure shares (issue 24.7): plain percent ticks on log
 axes, bands kept inside what a metric can reach, and a warning when a sweep's runs failed."""
 import contextlib
 import io
 import os
-import sys
 
 import pandas as pd
 import tensorflow as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-import figure_common as common  # noqa: E402
+from keras_initstudy.figures import common
 
 
 class FigureCommonTest(tf.test.TestCase):

@@ -60,9 +60,9 @@ class FlagfileTest(tf.test.TestCase, parameterized.TestCase):
             self.assertStartsWith(status, "done", prefix)
             self.assertNotIn("planned", row)
 
-    def test_the_readme_names_every_model(self):
+    def test_the_training_page_names_every_model(self):
         from keras_initstudy import models
-        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        with open(os.path.join(ROOT, "docs", "training.md"), encoding="utf-8") as f:
             row = next(line for line in f if line.startswith("| `--model` |"))
         self.assertEmpty([name for name in models.names() if f"`{name}`" not in row])
 

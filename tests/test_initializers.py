@@ -5,7 +5,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
-from unittest import mock
 
 from keras_initstudy import initializers, masks, seeds, variance_initializers, zero_init
 
@@ -151,11 +150,10 @@ class ValuesTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(init.get_config(), {"gain": init.gain, "seed": 1})
 
     def test_named_makes_a_registered_class_with_its_distribution_and_gain(self):
-        """variance_initializers._named, run into a registry of its own (the real one is filled at import)."""
-        registry = type(initializers.NAMED)("initializer")
-        with mock.patch.object(variance_initializers.initializers, "NAMED", registry):
-            cls = variance_initializers._named("kaiming_normal_triple", variance_initializers.Kaiming, "normal", 3.0)
-        self.assertIs(registry.get("kaiming_normal_triple"), cls)
+        """variance_initializers._named makes the class; initializers.named() registers paper 003's by name."""
+        cls = variance_initializers._named("kaiming_normal_triple", variance_initializers.Kaiming, "normal", 3.0)
+        self.assertNotIn("kaiming_normal_triple", initializers.named())  # only PAPER_003's are registered
+        self.assertIs(initializers.named().get("kaiming_normal"), variance_initializers.PAPER_003["kaiming_normal"])
         self.assertEqual(cls.__name__, "KaimingNormalTriple")
         self.assertTrue(issubclass(cls, variance_initializers.Kaiming))
         init = cls(seed=4)

@@ -55,7 +55,7 @@ class LoadingTest(tf.test.TestCase):
         import (initializers once failed: variance_initializers needs its registry)."""
         procs = {module: subprocess.Popen(
             [sys.executable, "-c", f"import {module}\nfrom keras_initstudy import initializers\n"
-                                   "print(len(initializers.NAMED.names()))"],
+                                   "print(len(initializers.named().names()))"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for module in keras_objects.MODULES}
         for module, proc in procs.items():
             stdout, stderr = proc.communicate(timeout=240)

@@ -15,24 +15,13 @@ from absl.testing import parameterized
 from tensorflow.python.framework import config as tf_config
 
 from keras_initstudy import (callbacks, config, datasets, determinism, errors, loop, pipeline, rundir,
-                             training, training_state)
+                             train_runner, training, training_state)
 from keras_initstudy.callbacks import checkpoint
+from tests.helpers import InterruptAtStep
 
 PER_EPOCH = 47
 BASE = dict(width=16, nondeterminism="deterministic", optimizer="sgd", momentum=0.9, learning_rate=0.05,
             weight_images=False, correlations=False)
-
-
-class StopAt(callbacks.StepCallback):
-    """Interrupts training right after optimizer step `at`, as a kill would."""
-
-    def __init__(self, at):
-        super().__init__()
-        self.at = at
-
-    def on_step(self, step):
-        if step == self.at:
-            raise KeyboardInterrupt
 
 
 class OptimizerStateAt(callbacks.StepCallback):
@@ -48,7 +37,7 @@ class OptimizerStateAt(callbacks.StepCallback):
 
 
 def final_weights(run_dir):
-    return [w.numpy() for w in keras.models.load_model(rundir.model_path(run_dir)).weights]
+    return [w.numpy() for w in keras.models.load_model(rundir.at(run_dir).model).weights]
 
 
 class ActsEvery(callbacks.StepCallback):
@@ -139,25 +128,25 @@ class StepTimeTest(tf.test.TestCase):
         cls.cfg = config.ExperimentConfig().replace(output_dir=cls.out, steps=70, save_points="0it,30it",
                                                     snapshots="20it,30it", **BASE)
         cls.at_30 = OptimizerStateAt(30)
-        cls.whole = training.run(cls.cfg, extra_callbacks=[cls.at_30], verbose=0, dataset=cls.data)
+        cls.whole = train_runner.run(cls.cfg, extra_callbacks=[cls.at_30], verbose=0, dataset=cls.data)
 
     def tearDown(self):
         tf_config.disable_op_determinism()  # process-wide; keep other tests independent
         super().tearDown()
 
     def test_a_run_can_end_mid_epoch(self):
-        rows = callbacks.read_history(rundir.history_path(self.whole))
+        rows = callbacks.read_history(rundir.at(self.whole).history)
         self.assertEqual([int(r["step"]) for r in rows], [47, 70])
         self.assertEqual([r["epoch"] for r in rows], ["1", str(round(70 / 47, 6))])
         self.assertIn("test_accuracy", rows[-1])  # evaluated at the end of training
         self.assertEqual(int(final_model(self.whole).optimizer.iterations.numpy()), 70)
 
     def test_save_point_holds_the_weights_after_exactly_k_updates(self):
-        folder = rundir.save_point_dir(self.whole)
+        folder = rundir.at(self.whole).save_points
         self.assertEqual(checkpoint.save_point_steps(folder), [0, 30])
         spec = training.build(self.cfg, self.data.info, PER_EPOCH)
         self.assertEqual(callbacks.load_save_point(spec.model, folder, 30), 30)
-        snapshot = np.load(rundir.snapshot_path_for(self.whole, steps_of(30)))
+        snapshot = np.load(rundir.at(self.whole).snapshot_at(steps_of(30)))
         for name, variable in spec.weight_variables(include_biases=True).items():
             self.assertAllEqual(variable.numpy(), snapshot[name])
         self.assertEqual(int(spec.model.optimizer.iterations.numpy()), 30)
@@ -167,7 +156,7 @@ class StepTimeTest(tf.test.TestCase):
     def test_rewind_to_step_k_continues_bit_identically(self):
         determinism.set_op_determinism(True)  # as run() does for this config
         spec = training.build(self.cfg, self.data.info, PER_EPOCH)
-        callbacks.load_save_point(spec.model, rundir.save_point_dir(self.whole), 30)
+        callbacks.load_save_point(spec.model, rundir.at(self.whole).save_points, 30)
         seed = self.cfg.training.seeds.data
 
         def stream(a, b):
@@ -185,22 +174,22 @@ class StepTimeTest(tf.test.TestCase):
     def test_resume_from_a_mid_epoch_checkpoint_is_exact(self):
         cut = self.cfg.replace(output_dir=os.path.join(self.out, "cut"), checkpoint_every="20it")
         with self.assertRaises(KeyboardInterrupt):
-            training.run(cut, extra_callbacks=[StopAt(50)], verbose=0, dataset=self.data)
+            train_runner.run(cut, extra_callbacks=[InterruptAtStep(50)], verbose=0, dataset=self.data)
         run_dir = rundir.path_for(cut)
-        self.assertEqual(training_state.read_step(rundir.checkpoint_dir(run_dir), "state"), 40)
-        training.run(cut, verbose=0, dataset=self.data)
+        self.assertEqual(training_state.read_step(rundir.at(run_dir).checkpoints, "state"), 40)
+        train_runner.run(cut, verbose=0, dataset=self.data)
         for resumed, uninterrupted in zip(final_weights(run_dir), final_weights(self.whole)):
             self.assertAllEqual(resumed, uninterrupted)
-        rows, whole_rows = (callbacks.read_history(rundir.history_path(d)) for d in (run_dir, self.whole))
+        rows, whole_rows = (callbacks.read_history(rundir.at(d).history) for d in (run_dir, self.whole))
         self.assertEqual([r["step"] for r in rows], [r["step"] for r in whole_rows])
         for column in ("test_loss", "test_accuracy", "rmsd"):
             self.assertEqual([r[column] for r in rows], [r[column] for r in whole_rows], column)
 
     def test_init_and_data_seeds_are_separate(self):
-        other_data = training.run(self.cfg.replace(data_seed=5, save_points="", output_dir=os.path.join(
+        other_data = train_runner.run(self.cfg.replace(data_seed=5, save_points="", output_dir=os.path.join(
             self.out, "data5")), verbose=0, dataset=self.data)
-        w0 = np.load(rundir.snapshot_path(self.whole, 0))
-        w0_other = np.load(rundir.snapshot_path(other_data, 0))
+        w0 = np.load(rundir.at(self.whole).snapshot(0))
+        w0_other = np.load(rundir.at(other_data).snapshot(0))
         for name in w0.files:
             self.assertAllEqual(w0[name], w0_other[name])  # same initialisation...
         self.assertNotAllEqual(final_weights(self.whole)[0], final_weights(other_data)[0])  # ...other data order
@@ -212,7 +201,7 @@ def steps_of(iteration):
 
 
 def final_model(run_dir):
-    return keras.models.load_model(rundir.model_path(run_dir))
+    return keras.models.load_model(rundir.at(run_dir).model)
 
 
 class ResumeAndInstrumentsTest(tf.test.TestCase):
@@ -226,11 +215,11 @@ class ResumeAndInstrumentsTest(tf.test.TestCase):
 
     def test_dropout_runs_resume_exactly(self):
         """Dropout's seed generators are part of the checkpoint (Keras's save_weights omits them)."""
-        whole = training.run(self.cfg(dropout=0.2, output_dir=os.path.join(self.get_temp_dir(), "w")), verbose=0)
+        whole = train_runner.run(self.cfg(dropout=0.2, output_dir=os.path.join(self.get_temp_dir(), "w")), verbose=0)
         cut = self.cfg(dropout=0.2, output_dir=os.path.join(self.get_temp_dir(), "c"))
         with self.assertRaises(KeyboardInterrupt):
-            training.run(cut, extra_callbacks=[StopAt(2 * PER_EPOCH + 3)], verbose=0)
-        training.run(cut, verbose=0)
+            train_runner.run(cut, extra_callbacks=[InterruptAtStep(2 * PER_EPOCH + 3)], verbose=0)
+        train_runner.run(cut, verbose=0)
         for resumed, uninterrupted in zip(final_weights(rundir.path_for(cut)), final_weights(whole)):
             self.assertAllEqual(resumed, uninterrupted)
 
@@ -240,27 +229,27 @@ class ResumeAndInstrumentsTest(tf.test.TestCase):
                             save_points="0it,10it", perturbation_layers="hidden_1",
                             output_dir=os.path.join(self.get_temp_dir(), "measured"))
         self.assertEqual(bare.run_name(), measured.run_name())
-        for a, b in zip(final_weights(training.run(bare, verbose=0)), final_weights(training.run(measured,
+        for a, b in zip(final_weights(train_runner.run(bare, verbose=0)), final_weights(train_runner.run(measured,
                                                                                                   verbose=0))):
             self.assertAllEqual(a, b)
 
     def test_a_rerun_with_other_instruments_says_what_it_does(self):
         cfg = self.cfg(epochs=1)
-        run_dir = training.run(cfg, verbose=0)
-        stamp = os.path.getmtime(rundir.model_path(run_dir))
+        run_dir = train_runner.run(cfg, verbose=0)
+        stamp = os.path.getmtime(rundir.at(run_dir).model)
         with _captured() as out:
-            self.assertEqual(training.run(cfg.replace(rmsd_every_steps=5), verbose=0), run_dir)
+            self.assertEqual(train_runner.run(cfg.replace(rmsd_every_steps=5), verbose=0), run_dir)
         self.assertIn("run already complete", out.getvalue())
         self.assertIn("rmsd_every_steps: 0 -> 5", out.getvalue())
         self.assertIn("nothing new is recorded", out.getvalue())
-        self.assertEqual(os.path.getmtime(rundir.model_path(run_dir)), stamp)
+        self.assertEqual(os.path.getmtime(rundir.at(run_dir).model), stamp)
 
     def test_an_unfinished_run_refuses_other_instruments(self):
         cfg = self.cfg(output_dir=os.path.join(self.get_temp_dir(), "unfinished"))
         with self.assertRaises(KeyboardInterrupt):
-            training.run(cfg, extra_callbacks=[StopAt(PER_EPOCH + 1)], verbose=0)
+            train_runner.run(cfg, extra_callbacks=[InterruptAtStep(PER_EPOCH + 1)], verbose=0)
         with self.assertRaisesRegex(errors.UserError, "started with other instruments.*snapshots"):
-            training.run(cfg.replace(snapshots="none"), verbose=0)
+            train_runner.run(cfg.replace(snapshots="none"), verbose=0)
 
 
 def _captured():

@@ -102,10 +102,10 @@ class RayExecutorTest(tf.test.TestCase):
 
         def kill_when_checkpointed():
             """SIGKILLs the running workers once the first run has a checkpoint and is not done."""
-            state = os.path.join(rundir.checkpoint_dir(target), "state.json")
+            state = os.path.join(rundir.at(target).checkpoints, "state.json")
             deadline = time.time() + 240
             while time.time() < deadline and not killed:
-                if os.path.exists(state) and not rundir.is_done(target):
+                if os.path.exists(state) and not rundir.at(target).is_done():
                     for process in worker_processes():
                         process.send_signal(signal.SIGKILL)
                         killed.append(process.pid)
@@ -120,9 +120,9 @@ class RayExecutorTest(tf.test.TestCase):
         self.assertLen(run_dirs, 2)
         self.assertLen(set(run_dirs), 2)
         for run_dir in run_dirs:
-            rows = callbacks.read_history(rundir.history_path(run_dir))
+            rows = callbacks.read_history(rundir.at(run_dir).history)
             self.assertEqual([int(r["epoch"]) for r in rows], list(range(1, 41)))  # each epoch exactly once
-            self.assertTrue(rundir.is_done(run_dir))
+            self.assertTrue(rundir.at(run_dir).is_done())
         table = runners.get("train").table(run_dirs)
         self.assertEqual(table.groupby("run_name").size().tolist(), [41, 41])  # epochs 0..40, once per run
         again, _ = sweep.run_grid(configs, executor=self.executor, progress=False)  # finished: skipped

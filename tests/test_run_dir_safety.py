@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import config, errors, quiet, rundir, training
+from keras_initstudy import config, errors, quiet, rundir, train_runner
 
 SMALL = dict(width=8, epochs=1, snapshots="none", weight_images=False, nondeterminism="deterministic")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,24 +56,24 @@ class LockTest(tf.test.TestCase):
         holder = hold_lock(run_dir, 60)
         try:
             with self.assertRaisesRegex(rundir.RunInProgress, f"pid {holder.pid} on .* --wait_for_lock"):
-                training.run(cfg, verbose=0)
-            self.assertFalse(os.path.exists(rundir.history_path(run_dir)))  # nothing was written
+                train_runner.run(cfg, verbose=0)
+            self.assertFalse(os.path.exists(rundir.at(run_dir).history))  # nothing was written
         finally:
             holder.kill()
             holder.wait()
         # SIGKILL ends the holder: its lock goes with it, and the run trains.
-        training.run(cfg, verbose=0)
-        self.assertTrue(rundir.is_done(run_dir))
+        train_runner.run(cfg, verbose=0)
+        self.assertTrue(rundir.at(run_dir).is_done())
 
     def test_wait_for_lock_waits_then_trains(self):
         cfg = self.cfg(wait_for_lock=True)
         run_dir = rundir.path_for(cfg)
         holder = hold_lock(run_dir, 2)
         start = time.monotonic()
-        training.run(cfg, verbose=0)
+        train_runner.run(cfg, verbose=0)
         self.assertGreater(time.monotonic() - start, 1.0)
         self.assertEqual(holder.wait(timeout=30), 0)
-        self.assertTrue(rundir.is_done(run_dir))
+        self.assertTrue(rundir.at(run_dir).is_done())
 
     def test_a_sweep_leaves_a_locked_run_to_its_writer(self):
         from keras_initstudy import sweep
@@ -87,7 +87,7 @@ class LockTest(tf.test.TestCase):
         self.assertEqual(run_dirs, [rundir.path_for(configs[1])])
         self.assertLen(failures, 1)
         self.assertIn(f"is being written by pid {holder.pid}", failures[0]["error"])
-        self.assertFalse(os.path.exists(rundir.history_path(rundir.path_for(configs[0]))))
+        self.assertFalse(os.path.exists(rundir.at(rundir.path_for(configs[0])).history))
 
     def test_the_binary_gives_one_line_and_a_non_zero_status(self):
         cfg = self.cfg()
@@ -129,15 +129,15 @@ class WriteFailureTest(tf.test.TestCase):
 
         with mock.patch.object(rundir.os, "replace", side_effect=full_disk_at_the_second_row):
             with self.assertRaises(SystemExit) as ctx, errors.one_line_errors("train"):
-                training.run(cfg, verbose=0)
+                train_runner.run(cfg, verbose=0)
         self.assertEqual(str(ctx.exception.code),
-                         f"train: error: cannot write {rundir.history_path(run_dir)}: No space left on device")
-        with open(rundir.history_path(run_dir)) as f:
+                         f"train: error: cannot write {rundir.at(run_dir).history}: No space left on device")
+        with open(rundir.at(run_dir).history) as f:
             self.assertEqual([line.split(",")[0] for line in f.read().strip().splitlines()], ["epoch", "1"])
         self.assertEmpty([f for f in files_under(run_dir) if os.path.basename(f).startswith(".tmp-")])
-        self.assertFalse(rundir.is_done(run_dir))
-        training.run(cfg, verbose=0)  # space again: the run resumes and finishes
-        with open(rundir.history_path(run_dir)) as f:
+        self.assertFalse(rundir.at(run_dir).is_done())
+        train_runner.run(cfg, verbose=0)  # space again: the run resumes and finishes
+        with open(rundir.at(run_dir).history) as f:
             self.assertLen(f.read().strip().splitlines(), 3)
 
     def test_an_unwritable_output_directory_is_one_line(self):
@@ -145,7 +145,7 @@ class WriteFailureTest(tf.test.TestCase):
         open(blocker, "w").close()
         cfg = config.ExperimentConfig().replace(output_dir=os.path.join(blocker, "runs"), **SMALL)
         with self.assertRaises(SystemExit) as ctx, errors.one_line_errors("train"):
-            training.run(cfg, verbose=0)
+            train_runner.run(cfg, verbose=0)
         self.assertRegex(str(ctx.exception.code), f"^train: error: cannot write {blocker}/runs.*: Not a directory$")
 
     def test_tensorflow_file_system_errors_are_one_line(self):
@@ -170,12 +170,12 @@ class FileModeTest(tf.test.TestCase):
                 self.assertEqual(rundir.file_mode(), expected)
                 cfg = config.ExperimentConfig().replace(output_dir=os.path.join(self.get_temp_dir(), oct(umask)),
                                                         **{**SMALL, "snapshots": "0,1"})
-                run_dir = training.run(cfg, verbose=0)
+                run_dir = train_runner.run(cfg, verbose=0)
             finally:
                 os.umask(previous)
             paths = files_under(run_dir)
-            self.assertContainsSubset({rundir.history_path(run_dir), rundir.model_path(run_dir),
-                                       rundir.snapshot_path(run_dir, 1), rundir.config_path(run_dir)}, paths)
+            self.assertContainsSubset({rundir.at(run_dir).history, rundir.at(run_dir).model,
+                                       rundir.at(run_dir).snapshot(1), rundir.at(run_dir).config}, paths)
             for path in paths:
                 self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), expected, msg=f"{oct(umask)} {path}")
 
@@ -195,8 +195,8 @@ class StaleTemporariesTest(tf.test.TestCase):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(b"x" * 1000)
-        training.run(cfg, verbose=0)
-        self.assertTrue(rundir.is_done(run_dir))
+        train_runner.run(cfg, verbose=0)
+        self.assertTrue(rundir.at(run_dir).is_done())
         self.assertEmpty([f for f in files_under(run_dir) if os.path.basename(f).startswith(".tmp-")])
 
 
@@ -208,7 +208,7 @@ class FailedRunTest(tf.test.TestCase):
         cfg = config.ExperimentConfig().replace(output_dir=out, dataset="mnist", data_dir=os.path.join(out, "none"),
                                                 download=False, **SMALL)
         with self.assertRaises(errors.UserError):
-            training.run(cfg, verbose=0)
+            train_runner.run(cfg, verbose=0)
         self.assertFalse(os.path.exists(rundir.path_for(cfg)))
 
 

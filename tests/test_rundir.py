@@ -31,19 +31,56 @@ class RunDirTestCase(TempDirTestCase):
 class LayoutTest(RunDirTestCase):
 
     def test_every_file_has_its_documented_name(self):
-        run = "/runs/mlp_mnist-1234abcd"
-        layout = {rundir.flags_path: "flags.txt", rundir.config_path: "config.json",
-                  rundir.environment_path: "environment.json", rundir.history_path: "history.csv",
-                  rundir.checkpoint_dir: "checkpoint", rundir.tensorboard_dir: "tb",
-                  rundir.snapshot_dir: "snapshots", rundir.save_point_dir: "savepoints",
-                  rundir.rmsd_steps_path: "rmsd_steps.csv", rundir.model_path: "model.keras",
-                  rundir.data_sizes_path: "data.json", rundir.summary_path: "summary.json",
-                  rundir.done_path: "DONE", rundir.lock_path: "LOCK"}
-        for function, name in layout.items():
-            self.assertEqual(function(run), f"{run}/{name}", msg=function.__name__)
-        self.assertEqual(rundir.snapshot_path(run, 7), f"{run}/snapshots/epoch-00007.npz")
-        self.assertEqual(rundir.snapshot_path_for(run, steps.Step(30, 10)), f"{run}/snapshots/epoch-00003.npz")
-        self.assertEqual(rundir.snapshot_path_for(run, steps.Step(123, 10)), f"{run}/snapshots/step-000000123.npz")
+        run = rundir.RunDir("/runs/mlp_mnist-1234abcd")
+        layout = {"flags": "flags.txt", "config": "config.json", "environment": "environment.json",
+                  "history": "history.csv", "checkpoints": "checkpoint", "tensorboard": "tb",
+                  "snapshots": "snapshots", "save_points": "savepoints", "rmsd_steps": "rmsd_steps.csv",
+                  "model": "model.keras", "data_sizes": "data.json", "summary": "summary.json", "done": "DONE",
+                  "lock": "LOCK", "gradients": "gradients.csv", "fits": "fits.csv", "telemetry": "telemetry.csv",
+                  "telemetry_final": "telemetry_final.csv", "telemetry_dir": "telemetry",
+                  "telemetry_states": "telemetry/states", "telemetry_initial": "telemetry/initial.npy",
+                  "mask": "mask.npz", "final_weights": "final.npz", "round_record": "round.json", "task": "task.json",
+                  "summary_table": "summary"}
+        for attribute, name in layout.items():
+            self.assertEqual(getattr(run, attribute), f"{run}/{name}", msg=attribute)
+        self.assertEqual(run.snapshot(7), f"{run}/snapshots/epoch-00007.npz")
+        self.assertEqual(run.snapshot_at(steps.Step(30, 10)), f"{run}/snapshots/epoch-00003.npz")
+        self.assertEqual(run.snapshot_at(steps.Step(123, 10)), f"{run}/snapshots/step-000000123.npz")
+        self.assertEqual(run.telemetry_state(40), f"{run}/telemetry/states/step-40.npy")
+        self.assertEqual(run.state_weights("final_state"), f"{run}/final_state.weights.h5")
+        self.assertEqual(run.state_index("final_state"), f"{run}/final_state.json")
+        self.assertEqual(run.tensorboard_run("weights"), f"{run}/tb/weights")
+
+    def test_rounds_branches_and_pretraining_are_run_directories_too(self):
+        run = rundir.RunDir("/runs/lenet-1")
+        self.assertEqual(run.round(3), "/runs/lenet-1/round-03")
+        self.assertIsInstance(run.round(3), rundir.RunDir)
+        self.assertEqual(run.round(3).branch("init").mask, "/runs/lenet-1/round-03/branches/init/mask.npz")
+        self.assertEqual(run.round(12).branch("init").history, "/runs/lenet-1/round-12/branches/init/history.csv")
+        self.assertEqual(run.pretraining(), "/runs/lenet-1/pretrain")
+        self.assertEqual(run.pretraining(2).task, "/runs/lenet-1/round-02/pretrain/task.json")
+        self.assertIs(rundir.at(run), run)
+        self.assertEqual(rundir.at("/x"), rundir.RunDir("/x"))
+
+    def test_listings_read_only_what_their_writers_name(self):
+        run = rundir.RunDir(self.dir)
+        self.assertEqual((run.round(1).branch_names(), run.telemetry_state_steps(), run.state_names()), ([], [], []))
+        for name in ("init", "shuffle_unit"):
+            os.makedirs(run.round(1).branch(name))
+        os.makedirs(run.telemetry_states)
+        for step in (40, 3, 100):
+            open(run.telemetry_state(step), "w").close()
+        open(os.path.join(run.telemetry_states, "notes.txt"), "w").close()
+        for name in ("step-00000010", "step-00000002", "final_state"):
+            open(run.state_index(name), "w").close()
+        self.assertEqual(run.round(1).branch_names(), ["init", "shuffle_unit"])
+        self.assertEqual(run.telemetry_state_steps(), [3, 40, 100])
+        self.assertEqual(run.state_names("step-"), ["step-00000002", "step-00000010"])
+        os.makedirs(self.path("a-run"))
+        rundir.write_text(rundir.RunDir(self.path("a-run")).config, "{}")
+        os.makedirs(self.path("not-a-run"))
+        self.assertEqual(rundir.runs_in(self.dir), [self.path("a-run")])
+        self.assertEqual(rundir.runs_in(self.path("missing")), [])
 
     def test_settings_files(self):
         cfg = config.ExperimentConfig().replace(width=64, output_dir=self.dir, experiment="exp")
@@ -51,28 +88,28 @@ class LayoutTest(RunDirTestCase):
         self.assertEqual(run_dir, os.path.join(self.dir, cfg.run_name()))
         self.assertStartsWith(cfg.run_name(), "exp-")
         rundir.write_settings(run_dir, cfg)
-        with open(rundir.flags_path(run_dir)) as f:
+        with open(rundir.at(run_dir).flags) as f:
             self.assertEqual(f.read(), "\n".join(cfg.to_flag_lines()) + "\n")
-        with open(rundir.config_path(run_dir)) as f:
+        with open(rundir.at(run_dir).config) as f:
             written = json.load(f)
         self.assertEqual(written, {"run_name": cfg.run_name(), "hash_version": cfg.hash_version,
                                    "non_default": {"width": 64}, **json.loads(json.dumps(cfg.nested()))})
 
     def test_snapshot_epochs_lists_epoch_files_only(self):
-        os.makedirs(rundir.snapshot_dir(self.dir))
+        os.makedirs(rundir.at(self.dir).snapshots)
         for name in ("epoch-00010.npz", "epoch-00002.npz", "step-000000123.npz", ".tmp-x-epoch-00005.npz",
                      "epoch-00003.npz.bak", "notes-epoch-00004.npz"):
             open(self.path("snapshots", name), "w").close()
-        self.assertEqual(rundir.snapshot_epochs(self.dir), [2, 10])
-        self.assertEqual(rundir.snapshot_epochs(self.path("missing")), [])
+        self.assertEqual(rundir.at(self.dir).snapshot_epochs(), [2, 10])
+        self.assertEqual(rundir.at(self.path("missing")).snapshot_epochs(), [])
 
     def test_done_marker(self):
-        self.assertFalse(rundir.is_done(self.dir))
-        rundir.mark_done(self.dir)
-        self.assertTrue(rundir.is_done(self.dir))
-        rundir.clear_done(self.dir)
-        self.assertFalse(rundir.is_done(self.dir))
-        rundir.clear_done(self.dir)  # clearing twice is no error
+        self.assertFalse(rundir.at(self.dir).is_done())
+        rundir.at(self.dir).mark_done()
+        self.assertTrue(rundir.at(self.dir).is_done())
+        rundir.at(self.dir).clear_done()
+        self.assertFalse(rundir.at(self.dir).is_done())
+        rundir.at(self.dir).clear_done()  # clearing twice is no error
 
 
 class WritersTest(RunDirTestCase):
@@ -226,7 +263,7 @@ class LockHolderTest(RunDirTestCase):
 
     def test_a_second_writer_is_refused_with_the_holders_line(self):
         with rundir.writer_lock(self.dir):
-            holder = open(rundir.lock_path(self.dir)).read()
+            holder = open(rundir.at(self.dir).lock).read()
             self.assertRegex(holder, rf"^pid {os.getpid()} on {socket.gethostname()} since \d{{4}}-\d\d-\d\dT"
                                      r"\d\d:\d\d:\d\d\n$")
             with self.assertRaises(rundir.RunInProgress) as refused:
@@ -237,7 +274,7 @@ class LockHolderTest(RunDirTestCase):
                              "or pass --wait_for_lock to wait for it")
         with rundir.writer_lock(self.dir):  # released with its holder
             pass
-        self.assertTrue(os.path.exists(rundir.lock_path(self.dir)))  # the file stays
+        self.assertTrue(os.path.exists(rundir.at(self.dir).lock))  # the file stays
 
     def test_waiting_for_the_lock(self):
         other = self.path("nested", "other.lock")
@@ -270,7 +307,7 @@ class LockHolderTest(RunDirTestCase):
             os.close(fd)
 
     def test_the_holder_line_survives_bytes_that_are_not_utf8(self):
-        lock = rundir.lock_path(self.dir)
+        lock = rundir.at(self.dir).lock
         with open(lock, "wb") as f:
             f.write(b"pid 7 on h\xff\xfe since then\n")
         fd = os.open(lock, os.O_RDONLY)

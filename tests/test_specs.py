@@ -16,7 +16,7 @@ class SpecNamesTest(tf.test.TestCase):
             self.assertTrue(callable(keras.activations.get(name)), msg=name)
 
     def test_the_package_list_is_the_registry(self):
-        self.assertEqual(specs.PACKAGE_INITIALIZERS, set(initializers.NAMED.names()))
+        self.assertEqual(specs.PACKAGE_INITIALIZERS, set(initializers.named().names()))
 
     def test_the_argument_tables_are_the_signatures(self):
         not_offered = {"self", "seed", "args", "kwargs", "input_axes", "output_axes"}  # seeds: --init_seed

@@ -1,5 +1,5 @@
-"""The sweep binary end to end (skips finished runs, records failures) and every
-tools/ figure script on its output."""
+"""The sweep binary end to end: skips finished runs, records failures, writes its tables
+(figures drawn from such tables: test_figures.py)."""
 import contextlib
 import io
 import os
@@ -121,7 +121,7 @@ class GridTest(tf.test.TestCase):
             grid.expand(base, grid.parse_axes(["rmsd_every_steps=0,5"]))  # an instrument: one run twice
 
 
-class SweepBinaryAndFiguresTest(ClassTempDirTestCase):
+class SweepBinaryTest(ClassTempDirTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -145,26 +145,6 @@ class SweepBinaryAndFiguresTest(ClassTempDirTestCase):
         csv = pd.read_csv(os.path.join(self.out, "t-table.csv"))
         self.assertEqual(len(csv), len(table))
 
-    def test_every_figure_script_writes_a_png(self):
-        self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])
-        run_dirs = sorted(os.path.join(self.out, d) for d in os.listdir(self.out) if d.startswith("t-")
-                          and os.path.isdir(os.path.join(self.out, d)))
-        jobs = {
-            "fig1": ["tools/fig1_mask.py", f"--run_dirs={run_dirs[0]},{run_dirs[1]}", "--panels=3"],
-            "fig2": ["tools/fig2_regimes.py", f"--table={self.table}"],
-            "fig3": ["tools/fig3_weights.py", f"--run_dir={run_dirs[0]}"],
-            "fig5": ["tools/fig5_rmsd.py", f"--table={self.table}"],
-            "fig6": ["tools/fig6_threshold.py", f"--table={self.table}", "--thetas=2.0,1.0"],
-            "figA": ["tools/figA_fits.py", f"--table={self.table}"],
-        }
-        for name, args in jobs.items():
-            with self.subTest(name):
-                png = os.path.join(self.out, f"{name}.png")
-                result = run(*args, f"--out={png}")
-                self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-                with open(png, "rb") as f:
-                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
-
     def test_sweep_prints_progress_and_bad_grids_get_one_line(self):
         self.assertIn("sweep: 4/4 runs done (0 already finished), 0 failed", self.result.stdout)
         bad = run("-m", "keras_initstudy.sweep", "--model=constnet", "--axis=width=4,8", f"--output_dir={self.out}")
@@ -172,15 +152,8 @@ class SweepBinaryAndFiguresTest(ClassTempDirTestCase):
         self.assertIn("sweep: error: width does not apply to model constnet", bad.stderr)
         self.assertNotIn("Traceback", bad.stderr)
 
-    def test_figure_script_without_table_says_so(self):
-        result = run("tools/fig2_regimes.py", "--table=/nonexistent.parquet", "--out=/tmp/x.png")
-        self.assertNotEqual(result.returncode, 0)
-        self.assertIn("no table at /nonexistent.parquet", result.stderr)
-        self.assertNotIn("Traceback", result.stderr)
-
-
-class PruneSweepAndFigureTest(ClassTempDirTestCase):
-    """`sweep --runner=prune` over initialisations and seeds, and paper 003's figures from its table."""
+class PruneSweepTest(ClassTempDirTestCase):
+    """`sweep --runner=prune` over initialisations and seeds."""
 
     @classmethod
     def setUpClass(cls):
@@ -201,38 +174,6 @@ class PruneSweepAndFigureTest(ClassTempDirTestCase):
         # Round 1, layerwise: 20% of 235,200 and of 30,000 hidden weights, 10% of the 1,000 output weights.
         self.assertAllClose(sorted(table["fraction_remaining"].unique()),
                             [(266200 - 47040 - 6000 - 100) / 266200, 1.0], atol=1e-9)
-
-    def test_both_figures(self):
-        self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])
-        for figure in ("accuracy", "size"):
-            with self.subTest(figure):
-                png = os.path.join(self.out, f"lottery-{figure}.png")
-                result = run("tools/lottery_fig.py", f"--tables={self.table}", f"--figure={figure}", f"--out={png}")
-                self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-                with open(png, "rb") as f:
-                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
-
-    def test_error_bars_are_half_the_std_for_paper_003s_figures(self):
-        """The authors' code plots yerr/2; the legend says which bars are drawn."""
-        rows = [{"run_name": f"r{seed}", "round": r, "fraction_remaining": 0.8 ** r, "branch": "trunk",
-                 "kernel_initializer": "xavier_normal", "rewind": "0it", "test_accuracy": 0.9 + 0.02 * seed}
-                for seed in (0, 1) for r in (0, 1)]
-        table = os.path.join(self.get_temp_dir(), "bars.parquet")
-        pd.DataFrame(rows).to_parquet(table)
-        script = ("import sys; sys.path.insert(0, 'tools'); import pandas as pd, lottery_fig\n"
-                  "for group, bars in (('kernel_initializer', 'paper'), ('rewind', 'paper'), "
-                  "('kernel_initializer', 'std')):\n"
-                  f"    lottery_fig.FLAGS(['x', '--tables={table}', '--out=x.png', '--group=' + group, "
-                  "'--error_bars=' + bars])\n"
-                  f"    ax = lottery_fig.accuracy_figure(pd.read_parquet({table!r})).axes[0]\n"
-                  "    segment = ax.collections[0].get_segments()[0]\n"
-                  "    print(f'{float(segment[1][1] - segment[0][1]):.6g}', ax.get_legend().get_title().get_text())\n")
-        result = run("-c", script)
-        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        std = 100 * 0.01  # accuracies 0.90 and 0.92: std 0.01 (ddof 0), in percent
-        self.assertEqual(result.stdout.splitlines(), [
-            f"{std:g} mean ± std / 2 (as paper 003's figures) over seeds", f"{2 * std:g} mean ± std over seeds",
-            f"{2 * std:g} mean ± std over seeds"])
 
     def test_pruning_flags_are_refused_by_the_train_runner(self):
         result = run("-m", "keras_initstudy.sweep", "--runner=train", "--rounds=3", "--axis=seed=0,1",

@@ -11,7 +11,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tests.class_tempdir import ClassTempDirTestCase
-from keras_initstudy import config, datasets, determinism_compare, replicate_features, rundir, training
+from keras_initstudy import config, datasets, determinism_compare, replicate_features, rundir, train_runner, training
 from keras_initstudy.datasets import base
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -41,10 +41,10 @@ class ConstNetTrainingTest(ClassTempDirTestCase):
         for mechanism in ("deterministic", "simulated"):
             # the matrix products round every channel alike (symmetric_arithmetic.py); the 3x3
             # convolutions are TensorFlow's, whose per-channel rounding depends on the CPU
-            run_dir = training.train(base_cfg.replace(nondeterminism=mechanism, symmetric_arithmetic=True), verbose=0,
+            run_dir = train_runner.run(base_cfg.replace(nondeterminism=mechanism, symmetric_arithmetic=True), verbose=0,
                                      dataset=cls.data)
-            cls.histories[mechanism] = pd.read_csv(rundir.history_path(run_dir))
-            cls.environment = rundir.environment_path(run_dir)
+            cls.histories[mechanism] = pd.read_csv(rundir.at(run_dir).history)
+            cls.environment = rundir.at(run_dir).environment
         keras.backend.clear_session()
 
     def test_deterministic_training_stays_symmetric_to_the_end(self):
@@ -100,7 +100,7 @@ class DeterminismCompareTest(tf.test.TestCase):
         self.assertTrue(table.loc["deterministic", "bit_identical"])
         self.assertContainsSubset({"fwd_corr_min/stage1", "fwd_corr_mean/stage3"}, table.columns)
         for run_dir in os.listdir(out):
-            history = pd.read_csv(rundir.history_path(os.path.join(out, run_dir)))
+            history = pd.read_csv(rundir.at(os.path.join(out, run_dir)).history)
             perturb = history[[c for c in history.columns if c.startswith("perturb")]]
             self.assertNotEmpty(perturb.columns)
             self.assertLess(float(perturb.to_numpy().max()), 1e-5)
@@ -169,10 +169,10 @@ class TrainingOptionsTest(tf.test.TestCase):
         cfg = config.ExperimentConfig().replace(width=8, epochs=1, dtype="mixed_float16", mixup=0.2, augment=True,
                                                 snapshots="none", output_dir=self.get_temp_dir())
         try:
-            run_dir = training.train(cfg, verbose=0, dataset=small_data())
+            run_dir = train_runner.run(cfg, verbose=0, dataset=small_data())
         finally:
             keras.mixed_precision.set_global_policy("float32")
-        history = pd.read_csv(rundir.history_path(run_dir))
+        history = pd.read_csv(rundir.at(run_dir).history)
         self.assertTrue(np.isfinite(history["loss"]).all())
         self.assertBetween(float(history["test_accuracy"].iloc[-1]), 0.0, 1.0)
 

@@ -7,27 +7,16 @@ import keras
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import callbacks, config, rundir, training, training_state
+from keras_initstudy import callbacks, config, rundir, train_runner, training, training_state
 from tests import tb_events
+from tests.helpers import InterruptAtEpoch
 
 SMALL = dict(width=16, epochs=3, nondeterminism="deterministic")
 STEPS_PER_EPOCH = 47  # fashion_mnist_mini: 6,000 images in batches of 128
 
 
-class Interrupt(keras.callbacks.Callback):
-    """Stops a run at the start of epoch `at` (0-based), after `at` epochs were checkpointed."""
-
-    def __init__(self, at):
-        super().__init__()
-        self.at = at
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.at:
-            raise KeyboardInterrupt
-
-
 def final_weights(run_dir):
-    return [w.numpy() for w in keras.models.load_model(rundir.model_path(run_dir)).weights]
+    return [w.numpy() for w in keras.models.load_model(rundir.at(run_dir).model).weights]
 
 
 class TrainingTest(tf.test.TestCase):
@@ -40,22 +29,22 @@ class TrainingTest(tf.test.TestCase):
         return config.ExperimentConfig().replace(**{"output_dir": self.get_temp_dir(), **SMALL, **kw})
 
     def test_run_directory_is_complete(self):
-        run_dir = training.train(self.cfg(), verbose=0)
-        for path in (rundir.flags_path(run_dir), rundir.config_path(run_dir), rundir.history_path(run_dir),
-                     rundir.model_path(run_dir), rundir.done_path(run_dir)):
+        run_dir = train_runner.run(self.cfg(), verbose=0)
+        for path in (rundir.at(run_dir).flags, rundir.at(run_dir).config, rundir.at(run_dir).history,
+                     rundir.at(run_dir).model, rundir.at(run_dir).done):
             self.assertTrue(os.path.exists(path), path)
-        rows = callbacks.read_history(rundir.history_path(run_dir))
+        rows = callbacks.read_history(rundir.at(run_dir).history)
         self.assertEqual([int(r["epoch"]) for r in rows], [1, 2, 3])
         self.assertContainsSubset({"loss", "accuracy", "test_loss", "test_accuracy", "wall_time"}, rows[0])
         self.assertLess(float(rows[-1]["loss"]), float(rows[0]["loss"]))
         for split in ("train", "validation"):  # Keras's name for the held-out (here: test) split
             self.assertContainsSubset({"epoch_loss", "epoch_accuracy"},
-                                      tb_events.tags(os.path.join(rundir.tensorboard_dir(run_dir), split)))
+                                      tb_events.tags(os.path.join(rundir.at(run_dir).tensorboard, split)))
             # one clock (issue 24.7): step = epochs completed, for scalars as for the weight images
-            self.assertEqual(tb_events.steps(os.path.join(rundir.tensorboard_dir(run_dir), split), "epoch_accuracy"),
+            self.assertEqual(tb_events.steps(os.path.join(rundir.at(run_dir).tensorboard, split), "epoch_accuracy"),
                              [1, 2, 3])
         self.assertEmpty([f for f in os.listdir(run_dir) if f.startswith(".tmp-")])
-        with open(rundir.summary_path(run_dir)) as f:
+        with open(rundir.at(run_dir).summary) as f:
             result = json.load(f)
         accuracies = [float(r["test_accuracy"]) for r in rows]
         self.assertEqual(result["final_test_accuracy"], accuracies[-1])
@@ -64,56 +53,56 @@ class TrainingTest(tf.test.TestCase):
 
     def test_finished_run_is_not_redone(self):
         cfg = self.cfg(epochs=1)
-        run_dir = training.train(cfg, verbose=0)
-        stamp = os.path.getmtime(rundir.model_path(run_dir))
-        self.assertEqual(training.train(cfg, verbose=0), run_dir)
-        self.assertEqual(os.path.getmtime(rundir.model_path(run_dir)), stamp)
+        run_dir = train_runner.run(cfg, verbose=0)
+        stamp = os.path.getmtime(rundir.at(run_dir).model)
+        self.assertEqual(train_runner.run(cfg, verbose=0), run_dir)
+        self.assertEqual(os.path.getmtime(rundir.at(run_dir).model), stamp)
 
     def test_same_seed_deterministic_runs_are_bit_identical(self):
-        a = training.train(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "a")), verbose=0)
-        b = training.train(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "b")), verbose=0)
+        a = train_runner.run(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "a")), verbose=0)
+        b = train_runner.run(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "b")), verbose=0)
         for wa, wb in zip(final_weights(a), final_weights(b)):
             self.assertAllEqual(wa, wb)
 
     def test_steps_per_execution_does_not_change_results(self):
-        one = training.train(self.cfg(steps_per_execution="1", output_dir=os.path.join(self.get_temp_dir(), "1")),
+        one = train_runner.run(self.cfg(steps_per_execution="1", output_dir=os.path.join(self.get_temp_dir(), "1")),
                              verbose=0)
-        auto = training.train(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "auto")), verbose=0)
+        auto = train_runner.run(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "auto")), verbose=0)
         for wa, wb in zip(final_weights(one), final_weights(auto)):
             self.assertAllEqual(wa, wb)
-        rows, expected = (callbacks.read_history(rundir.history_path(d)) for d in (auto, one))
+        rows, expected = (callbacks.read_history(rundir.at(d).history) for d in (auto, one))
         for row, want in zip(rows, expected):
             self.assertEqual({k: v for k, v in row.items() if k != "wall_time"},
                              {k: v for k, v in want.items() if k != "wall_time"})
 
     def test_different_seeds_differ(self):
-        a = training.train(self.cfg(epochs=1, output_dir=os.path.join(self.get_temp_dir(), "a")), verbose=0)
-        b = training.train(self.cfg(epochs=1, seed=1, output_dir=os.path.join(self.get_temp_dir(), "b")),
+        a = train_runner.run(self.cfg(epochs=1, output_dir=os.path.join(self.get_temp_dir(), "a")), verbose=0)
+        b = train_runner.run(self.cfg(epochs=1, seed=1, output_dir=os.path.join(self.get_temp_dir(), "b")),
                            verbose=0)
         self.assertNotAllEqual(final_weights(a)[0], final_weights(b)[0])
 
     def test_interrupted_run_resumes_to_the_uninterrupted_weights(self):
-        whole = training.train(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "whole")), verbose=0)
+        whole = train_runner.run(self.cfg(output_dir=os.path.join(self.get_temp_dir(), "whole")), verbose=0)
         cut = self.cfg(output_dir=os.path.join(self.get_temp_dir(), "cut"))
         with self.assertRaises(KeyboardInterrupt):
-            training.train(cut, extra_callbacks=[Interrupt(at=2)], verbose=0)
+            train_runner.run(cut, extra_callbacks=[InterruptAtEpoch(2)], verbose=0)
         run_dir = rundir.path_for(cut)
-        self.assertFalse(rundir.is_done(run_dir))
-        self.assertLen(callbacks.read_history(rundir.history_path(run_dir)), 2)
-        training.train(cut, verbose=0)
+        self.assertFalse(rundir.at(run_dir).is_done())
+        self.assertLen(callbacks.read_history(rundir.at(run_dir).history), 2)
+        train_runner.run(cut, verbose=0)
         for wa, wb in zip(final_weights(whole), final_weights(run_dir)):
             self.assertAllEqual(wa, wb)
-        rows = callbacks.read_history(rundir.history_path(run_dir))
-        whole_rows = callbacks.read_history(rundir.history_path(whole))
+        rows = callbacks.read_history(rundir.at(run_dir).history)
+        whole_rows = callbacks.read_history(rundir.at(whole).history)
         self.assertEqual([r["epoch"] for r in rows], ["1", "2", "3"])
         for column in ("loss", "test_loss", "rmsd", "rmsd/hidden_2"):
             self.assertEqual([r[column] for r in rows], [r[column] for r in whole_rows], column)
 
     def test_checkpoint_keeps_only_the_last_state(self):
-        run_dir = training.train(self.cfg(), verbose=0)
-        files = sorted(os.listdir(rundir.checkpoint_dir(run_dir)))
+        run_dir = train_runner.run(self.cfg(), verbose=0)
+        files = sorted(os.listdir(rundir.at(run_dir).checkpoints))
         self.assertEqual(files, ["state.json", "state.weights.h5"])
-        self.assertEqual(training_state.read_step(rundir.checkpoint_dir(run_dir), "state"), 3 * STEPS_PER_EPOCH)
+        self.assertEqual(training_state.read_step(rundir.at(run_dir).checkpoints, "state"), 3 * STEPS_PER_EPOCH)
 
 
 if __name__ == "__main__":
@@ -132,16 +121,16 @@ class OrderingTest(tf.test.TestCase):
     def test_done_is_written_last(self):
         run_dir = os.path.join(self.get_temp_dir(), "finish")
         os.makedirs(run_dir)
-        rundir.write_rows(rundir.history_path(run_dir), [{"epoch": 1, "test_accuracy": 0.5}])
+        rundir.write_rows(rundir.at(run_dir).history, [{"epoch": 1, "test_accuracy": 0.5}])
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
         seen = {}
 
-        def mark_done(path):
-            seen["files"] = sorted(os.listdir(path))
-            real_mark_done(path)
+        def mark_done(self):
+            seen["files"] = sorted(os.listdir(self))
+            real_mark_done(self)
 
-        real_mark_done = rundir.mark_done
-        with mock.patch.object(training.rundir, "mark_done", mark_done):
+        real_mark_done = rundir.RunDir.mark_done
+        with mock.patch.object(rundir.RunDir, "mark_done", mark_done):
             training.finish(run_dir, model)
         self.assertEqual(seen["files"], ["history.csv", "model.keras", "summary.json"])
-        self.assertTrue(rundir.is_done(run_dir))
+        self.assertTrue(rundir.at(run_dir).is_done())

@@ -25,14 +25,11 @@ SETTING_COLUMNS = ("experiment", "dataset", "model", "width", "depth", "mask", "
 
 def find_runs(output_dir: str) -> List[str]:
     """Run directories (those with config.json) directly under output_dir, sorted."""
-    if not os.path.isdir(output_dir):
-        return []
-    return sorted(os.path.join(output_dir, n) for n in os.listdir(output_dir)
-                  if os.path.exists(rundir.config_path(os.path.join(output_dir, n))))
+    return rundir.runs_in(output_dir)
 
 
 def read_config(run_dir: str) -> Dict:
-    with open(rundir.config_path(run_dir), encoding="utf-8") as f:
+    with open(rundir.at(run_dir).config, encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -49,12 +46,12 @@ def settings(run_dir: str) -> Dict:
 
 
 def read_history(run_dir: str) -> pd.DataFrame:
-    path = rundir.history_path(run_dir)
+    path = rundir.at(run_dir).history
     return pd.read_csv(path) if os.path.exists(path) else pd.DataFrame({"epoch": []})
 
 
 def load_snapshot(run_dir: str, epoch: int) -> Dict[str, np.ndarray]:
-    return rundir.read_npz(rundir.snapshot_path(run_dir, epoch))
+    return rundir.read_npz(rundir.at(run_dir).snapshot(epoch))
 
 
 def edge_weight_names(snapshot: Dict[str, np.ndarray]) -> List[str]:
@@ -75,7 +72,7 @@ def weight_pairs(run_dir: str, epoch: int, layer: Optional[str] = None,
 
 
 def layers(run_dir: str) -> List[str]:
-    snapshot = load_snapshot(run_dir, rundir.snapshot_epochs(run_dir)[0])
+    snapshot = load_snapshot(run_dir, rundir.at(run_dir).snapshot_epochs()[0])
     return [n.rsplit("/", 1)[0] for n in edge_weight_names(snapshot)]
 
 
@@ -84,7 +81,7 @@ def compute_fits(run_dir: str) -> pd.DataFrame:
     Figs. A.1-A.2) and for all edge weights pooled (a0, a1, ..., c_opt)."""
     rows = []
     layer_names = layers(run_dir)
-    for epoch in rundir.snapshot_epochs(run_dir):
+    for epoch in rundir.at(run_dir).snapshot_epochs():
         row = {"epoch": epoch}
         row.update(deviation.fit(*weight_pairs(run_dir, epoch)).as_dict())
         for layer in layer_names:
@@ -95,15 +92,15 @@ def compute_fits(run_dir: str) -> pd.DataFrame:
 
 def fits(run_dir: str) -> pd.DataFrame:
     """compute_fits, cached in <run_dir>/fits.csv once the run is DONE."""
-    path = os.path.join(run_dir, "fits.csv")
+    path = rundir.at(run_dir).fits
     if os.path.exists(path):
         cached = pd.read_csv(path)
         if cached.get("fits_version", pd.Series([None])).iloc[0] == FITS_VERSION:
             return cached.drop(columns="fits_version")
-    if not rundir.snapshot_epochs(run_dir):
+    if not rundir.at(run_dir).snapshot_epochs():
         return pd.DataFrame({"epoch": []})
     table = compute_fits(run_dir)
-    if rundir.is_done(run_dir):
+    if rundir.at(run_dir).is_done():
         rundir.write_text(path, table.assign(fits_version=FITS_VERSION).to_csv(index=False))
     return table
 

@@ -10,11 +10,9 @@ step *before* building the stream (pipeline.train_stream starts at any step).
 SavePoints: the complete state at chosen steps (e.g. 0it and 500it), kept for
 rewinding (paper 004 rewinds to iteration k): savepoints/step-NNNNNNNNN.*.
 """
-import glob
-import os
 from typing import Iterable
 
-from keras_initstudy import training_state
+from keras_initstudy import rundir, training_state
 from keras_initstudy.callbacks.clock import StepCallback
 
 LATEST = "state"  # checkpoint/state.json names the step; its weights are checkpoint/state.weights.h5
@@ -78,8 +76,7 @@ class SavePoints(StepCallback):
 
 def save_point_steps(directory: str) -> list:
     """The steps that have a complete save point, ascending."""
-    names = glob.glob(os.path.join(directory, "step-*.json"))
-    return sorted(int(os.path.basename(n)[len("step-"):-len(".json")]) for n in names)
+    return sorted(int(n[len("step-"):]) for n in rundir.at(directory).state_names("step-"))
 
 
 def load_save_point(model, directory: str, step: int) -> int:

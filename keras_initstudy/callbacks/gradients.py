@@ -8,20 +8,16 @@ gradient is that of the loss on a fixed probe batch (seeded training examples) i
 mode, at the weights after `step` updates: the callback cannot see Keras's own batch, and
 a fixed batch makes steps comparable. Step 0 is the initial state.
 """
-import os
 from typing import Dict, List
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_initstudy.callbacks.step_log import StepLog, tensorboard_subdir
+from keras_initstudy import rundir
+from keras_initstudy.callbacks.step_log import StepLog
 
 QUANTILES = {"min": 0.0, "q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95, "max": 1.0}
-
-
-def gradients_path(run_dir: str) -> str:
-    return os.path.join(run_dir, "gradients.csv")
 
 
 def kernel_gradients(model: keras.Model, kernels: Dict[str, object], images, labels) -> Dict[str, np.ndarray]:
@@ -40,7 +36,7 @@ def quantile_row(values: np.ndarray) -> Dict[str, float]:
 class GradientQuantiles(StepLog):
     def __init__(self, run_dir: str, kernels: Dict[str, object], probe: tuple, first_steps: int,
                  steps_per_epoch: int, flush_every: int = 0):
-        super().__init__(gradients_path(run_dir), tensorboard_subdir(run_dir, "gradients"), steps_per_epoch,
+        super().__init__(rundir.at(run_dir).gradients, rundir.at(run_dir).tensorboard_run("gradients"), steps_per_epoch,
                          flush_every)
         self.kernels = dict(kernels)
         self.images, self.labels = (tf.constant(x) for x in probe)

@@ -60,7 +60,7 @@ class WeightSnapshots(StepCallback):
         self.bytes_written: Dict[int, int] = {}
 
     def save(self, step: steps.Step) -> None:
-        path = rundir.snapshot_path_for(self.run_dir, step)
+        path = rundir.at(self.run_dir).snapshot_at(step)
         rundir.write_npz(path, weights_by_path(self.model))
         self.bytes_written[step.iteration] = os.path.getsize(path)
 
@@ -68,7 +68,7 @@ class WeightSnapshots(StepCallback):
         super().on_train_begin(logs)
         # On resume the model holds later weights; the scheduled step was saved by the earlier start.
         if self.step in self.schedule and not os.path.exists(
-                rundir.snapshot_path_for(self.run_dir, self.schedule[self.step])):
+                rundir.at(self.run_dir).snapshot_at(self.schedule[self.step])):
             self.save(self.schedule[self.step])
 
     def acts_at(self, step):

@@ -2,7 +2,6 @@
 TensorBoard), and survives a kill: rows reach disk at every checkpoint step and epoch
 end, and a resumed run keeps the rows before its restart step (the rows after it are
 measured again as training replays them)."""
-import os
 from typing import Dict, List
 
 import tensorflow as tf
@@ -70,7 +69,3 @@ class StepLog(StepCallback):
 
     def on_train_end(self, logs=None):
         self.flush()
-
-
-def tensorboard_subdir(run_dir: str, name: str) -> str:
-    return os.path.join(rundir.tensorboard_dir(run_dir), name)

@@ -19,7 +19,6 @@ Everything is on the host, in float64 for the sums. The rows reach disk at every
 checkpoint step (`flush_every`) and epoch end; a resumed run keeps the rows before its
 restart step and reads w(0) back from telemetry/initial.npy.
 """
-import glob
 import os
 from typing import Dict, List, Optional
 
@@ -28,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_initstudy import rundir
-from keras_initstudy.callbacks.step_log import StepLog, tensorboard_subdir
+from keras_initstudy.callbacks.step_log import StepLog
 
 
 GRADIENT_MODES = ("inference", "training")
@@ -48,23 +47,11 @@ def l2_and_cosine(a: np.ndarray, b: np.ndarray):
     return float(np.linalg.norm(a - b)), clipped_cosine(a @ b, np.linalg.norm(a) * np.linalg.norm(b))
 
 
-def telemetry_dir(run_dir: str) -> str:
-    return os.path.join(run_dir, "telemetry")
-
-
-def telemetry_path(run_dir: str) -> str:
-    return os.path.join(run_dir, "telemetry.csv")
-
-
-def final_distances_path(run_dir: str) -> str:
-    return os.path.join(run_dir, "telemetry_final.csv")
-
-
 class Telemetry(StepLog):
     def __init__(self, run_dir: str, kernels: Dict[str, object], end: int, steps_per_epoch: int, window: int,
                  eval_every: int, state_every: int, probe: tuple, test: tf.data.Dataset, num_weights: int = 10,
                  seed: int = 0, flush_every: int = 0, gradient_mode: str = "inference"):
-        super().__init__(telemetry_path(run_dir), tensorboard_subdir(run_dir, "telemetry"), steps_per_epoch,
+        super().__init__(rundir.at(run_dir).telemetry, rundir.at(run_dir).tensorboard_run("telemetry"), steps_per_epoch,
                          flush_every)
         self.run_dir, self.kernels, self.end = run_dir, list(kernels.values()), end
         self.window, self.eval_every, self.state_every = window, eval_every, state_every
@@ -146,13 +133,13 @@ class Telemetry(StepLog):
         return (step <= self.window and step % self.state_every == 0) or step % self.per_epoch == 0 or step == self.end
 
     def state_path(self, step: int) -> str:
-        return os.path.join(telemetry_dir(self.run_dir), "states", f"step-{step}.npy")
+        return rundir.at(self.run_dir).telemetry_state(step)
 
     # -- Keras hooks ----------------------------------------------------------------------------
     def prepare(self) -> None:
         """w(0) (read back on resume) and the tracked entries."""
-        os.makedirs(os.path.join(telemetry_dir(self.run_dir), "states"), exist_ok=True)
-        initial_path = os.path.join(telemetry_dir(self.run_dir), "initial.npy")
+        os.makedirs(rundir.at(self.run_dir).telemetry_states, exist_ok=True)
+        initial_path = rundir.at(self.run_dir).telemetry_initial
         if self.step == 0 or not os.path.exists(initial_path):
             self.initial = flat(self.kernels)
             np.save(initial_path, self.initial)
@@ -170,15 +157,15 @@ class Telemetry(StepLog):
         """l2_to_final and cosine_to_final of every kept state, then the states are removed."""
         final = flat(self.kernels)
         rows = []
-        paths = glob.glob(os.path.join(telemetry_dir(self.run_dir), "states", "step-*.npy"))
-        for path in sorted(paths, key=lambda p: int(os.path.basename(p)[5:-4])):
-            l2, cosine = l2_and_cosine(np.load(path).astype(np.float64), final)
-            rows.append({"step": int(os.path.basename(path)[5:-4]), "l2_to_final": l2, "cosine_to_final": cosine})
-        rundir.write_rows(final_distances_path(self.run_dir), rows)
+        kept = rundir.at(self.run_dir).telemetry_state_steps()
+        for step in kept:
+            l2, cosine = l2_and_cosine(np.load(self.state_path(step)).astype(np.float64), final)
+            rows.append({"step": step, "l2_to_final": l2, "cosine_to_final": cosine})
+        rundir.write_rows(rundir.at(self.run_dir).telemetry_final, rows)
         with self.writer.as_default():
             for row in rows:
                 tf.summary.scalar("telemetry/l2_to_final", row["l2_to_final"], step=row["step"])
                 tf.summary.scalar("telemetry/cosine_to_final", row["cosine_to_final"], step=row["step"])
         self.writer.flush()
-        for path in paths:
-            os.remove(path)
+        for step in kept:
+            os.remove(self.state_path(step))

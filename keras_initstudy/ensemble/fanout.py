@@ -36,7 +36,7 @@ def member_logs(logs: Dict, index: int, members: int) -> Dict:
     return found
 
 
-class Member:
+class MemberHooks:
     """One member: its model, the variable pairs that refresh it, its callbacks."""
 
     def __init__(self, model: keras.Model, pairs, callbacks: Sequence[keras.callbacks.Callback]):
@@ -53,7 +53,7 @@ class Member:
 class MemberCallbacks(clock.StepCallback):
     """The ensemble's one callback: its step count (StepCallback's) drives the members' hooks."""
 
-    def __init__(self, members: List[Member]):
+    def __init__(self, members: List[MemberHooks]):
         super().__init__()
         self.members = members
 

@@ -1,18 +1,18 @@
 """Which runs can train together as one seed ensemble, and in which groups.
 
 Runs group when they differ only in their seeds (--seed, --init_seed, --data_seed),
-train with the `train` or the `prune` runner, use a model whose config says it is `stackable` (a
+train with a runner registered as able to (runners.register(..., ensembles=True)), use a model whose config says it is `stackable` (a
 chain of Dense layers: the MLP family) and do not use float16 loss scaling (its scale
 is shared: one member's overflow would skip every member's step). No TensorFlow here:
 sweeps group before anything is imported.
 """
 from typing import Callable, Dict, Hashable, List, Optional, Sequence
 
-from keras_initstudy import errors
+from keras_initstudy import errors, runners
 
 SEED_FIELDS = ("seed", "init_seed", "data_seed")
 
-# The rule: the smallest K whose seconds per member-epoch (tools/benchmark_epoch.py, width 256,
+# The rule: the smallest K whose seconds per member-epoch (tools/benchmarks/benchmark_epoch.py, width 256,
 # full Fashion-MNIST) are within 10% of the best measured K's. On the 2-core CPU: 1.049, 0.904,
 # 0.798, 0.769 s at K = 1, 4, 10, 32, so 10. No GPU was at hand to measure: 32 there, the
 # largest K measured, until the benchmark is run on one (README: Benchmarks).
@@ -30,7 +30,7 @@ def default_size(has_gpu: Callable[[], bool] = None) -> int:
 
 def why_not(cfg, runner_name: str = "train") -> Optional[str]:
     """Why `cfg` cannot train in an ensemble, or None if it can."""
-    if runner_name not in ("train", "prune"):
+    if not runners.ensembles(runner_name):
         return f"the {runner_name} runner trains one run at a time"
     if not getattr(type(cfg.model), "stackable", False):
         return f"model {cfg.model_name} is not a chain of Dense layers"

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Dict, List, Optional
 from keras_initstudy import config, settings
 from keras_initstudy import steps as steps_lib
 from keras_initstudy.pruning import perturb
-from keras_initstudy.settings import at_least, between, setting
+from keras_initstudy.settings import OMIT, at_least, between, setting
 
 
 def _split(text: str) -> List[str]:
@@ -38,7 +38,8 @@ class PruneConfig:
                                     between(0.0, 0.99))
     prune_output_fraction: Optional[float] = setting(
         None, "Fraction for the output layer (default: half of --prune_fraction, as Frankle & Carbin 2019; "
-        "global: 0 leaves the output layer unpruned).", settings.optional(between(0.0, 0.99)))
+        "global: 0 leaves the output layer unpruned).", settings.optional(between(0.0, 0.99)),
+        identity=lambda p: p.output_fraction())  # the default counts as the half it resolves into
     strategy: str = setting("layerwise", "layerwise: each layer loses the fraction of its own weights; global: "
                             "one magnitude threshold over all prunable weights (open_lth's sparse_global).",
                             choices=("layerwise", "global"))
@@ -47,7 +48,8 @@ class PruneConfig:
                           "torch_default_init (kernels redrawn by PyTorch's default scheme with the run's seed, "
                           "the same for every --kernel_initializer; biases their initial values: what paper "
                           "003's code resets to, having saved the weights before its initialisation).",
-                          settings.parses(_check_rewind, "must be init, torch_default_init or a step (500it, 2ep)"))
+                          settings.parses(_check_rewind, "must be init, torch_default_init or a step (500it, 2ep)"),
+                          identity=lambda p: "0it" if p.rewind in ("init", "0", "0it", "0ep") else p.rewind)
     prune_biases: bool = setting(False, "Prune biases too (the released code of paper 003 does).")
     prune_rounding: str = setting("ceil", "Weights pruned = ceil (open_lth) or floor (paper 003's code) of "
                                   "fraction x remaining.", choices=("ceil", "floor"))
@@ -78,7 +80,8 @@ class PruneConfig:
         "output layer; the main training then starts at step = --pretrain_length (its schedule fast-forwarded) "
         "and ends where an unpretrained one does. package: labels permuted; every image in all four "
         "rotations with a 4-way head replaced by w(0)'s; the main training runs its full length from step 0.",
-        choices=("open_lth", "package"))
+        choices=("open_lth", "package"),  # runs without pre-training keep their hashes
+        identity=lambda p: OMIT if p.pretrain == "none" else p.pretrain_protocol)
     pretrain_length: str = setting("2ep", "Length of --pretrain (500it, 2ep).",
                                    settings.parses(steps_lib.check_text, "must be a step (500it, 2ep)"))
     pretrain_blur_factor: int = setting(4, "--pretrain=blur: downsample by this factor, then upsample back.",
@@ -113,14 +116,6 @@ class PruneConfig:
     def branch_names(self) -> List[str]:
         return list(dict.fromkeys(_split(self.branches)))
 
-    def identity(self) -> Dict[str, Any]:
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["hashed"]}
-        values["prune_output_fraction"] = self.output_fraction()
-        values["rewind"] = "0it" if self.rewind in ("init", "0", "0it", "0ep") else self.rewind
-        if self.pretrain == "none":  # runs without pre-training keep their hashes
-            del values["pretrain_protocol"]
-        return values
-
 
 @dataclasses.dataclass(frozen=True)
 class PruneExperimentConfig(config.ExperimentConfig):
@@ -129,13 +124,7 @@ class PruneExperimentConfig(config.ExperimentConfig):
     pruning: PruneConfig = dataclasses.field(default_factory=PruneConfig)
     FIXED: ClassVar[Dict[str, type]] = {**config.FIXED_SECTIONS, "pruning": PruneConfig}
 
-    def identity(self) -> Dict[str, Any]:
-        return {**super().identity(), "runner": "prune", **self.pruning.identity()}
-
-    def non_default_identity(self) -> Dict[str, Any]:
-        # Pruning runs always say so: "runner" is in the identity even at its defaults.
-        changed = super().non_default_identity()
-        return {"runner": "prune", **changed}
+    IDENTITY_CONSTANTS: ClassVar[Dict[str, Any]] = {"runner": "prune"}  # never shares a training run's name
 
     def experiment_name(self) -> str:
         return self.run.experiment or f"prune_{self.model_name}_{self.data.dataset}"

@@ -4,26 +4,17 @@ TensorFlow here, so a sweep's driver can ask without importing it.
     <run_dir>/round-NN/                      round NN of the IMP trunk
     <run_dir>/round-NN/branches/NAME/        one training of re-initialisation NAME on round NN's mask
 """
-import os
 from typing import List, Tuple
 
 from keras_initstudy import rundir
 
 
-def round_dir(run_dir: str, r: int) -> str:
-    return os.path.join(run_dir, f"round-{r:02d}")
-
-
-def branch_dir(run_dir: str, r: int, name: str) -> str:
-    return os.path.join(round_dir(run_dir, r), "branches", name)
-
-
 def pending_branches(cfg, run_dir: str) -> List[Tuple[int, str]]:
     """(round, branch) pairs asked for (rounds 1.. of --branches) and not yet done."""
     return [(r, name) for r in range(1, cfg.pruning.rounds) for name in cfg.pruning.branch_names()
-            if not rundir.is_done(branch_dir(run_dir, r, name))]
+            if not rundir.at(run_dir).round(r).branch(name).is_done()]
 
 
 def is_complete(cfg, run_dir: str) -> bool:
     """The trunk is done and so is every branch asked for."""
-    return rundir.is_done(run_dir) and not pending_branches(cfg, run_dir)
+    return rundir.at(run_dir).is_done() and not pending_branches(cfg, run_dir)

@@ -21,7 +21,6 @@ the real task's w(0) head; the main training runs its full length from step 0.
     history.csv, tb/, checkpoint/, final.npz (every weight after pre-training), DONE
 """
 import dataclasses
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -29,7 +28,6 @@ import tensorflow as tf
 from keras_initstudy import errors, pipeline, rundir, seeds, steps, training
 from keras_initstudy.callbacks.snapshots import variable_name, weights_by_path
 from keras_initstudy.datasets.base import Dataset, Split
-from keras_initstudy.pruning import layout
 from keras_initstudy.pruning import masks as masks_lib
 
 ROTATIONS = 4
@@ -108,10 +106,6 @@ def check_task(task: str, protocol: str, info) -> None:
                                f"needs at least {ROTATIONS} classes, {info.name} has {info.num_classes}")
 
 
-def pretrain_dir(run_dir: str, r: int) -> str:
-    return os.path.join(run_dir if r == 0 else layout.round_dir(run_dir, r), "pretrain")
-
-
 def load_pretrained(spec, values: dict, keep_output: bool) -> None:
     """Sets the model's weights from pre-training; the output layer's only when the tasks
     share it (not after rotation, whose 4-way head is replaced by w(0)'s real head)."""
@@ -126,13 +120,13 @@ def load_pretrained(spec, values: dict, keep_output: bool) -> None:
 def pretrain(cfg, directory: str, spec, masks: masks_lib.Masks, data: Dataset, verbose: int) -> None:
     """Pre-trains a copy of `spec`'s network (same w(0), same mask) on the altered task
     into `directory` (skipped when done there), then loads the result into `spec`."""
-    p = cfg.pruning
-    if not rundir.is_done(directory):
+    p, directory = cfg.pruning, rundir.at(directory)
+    if not directory.is_done():
         task_data = altered(data, p.pretrain, seeds.derive(cfg.training.seeds.data, "pretrain"),
                             p.pretrain_blur_factor, p.pretrain_protocol)
         task_per_epoch = pipeline.steps_per_epoch(len(task_data.train), cfg.training.batch_size)
         length = steps.Step.parse(p.pretrain_length, task_per_epoch)
-        rundir.write_json(os.path.join(directory, "task.json"), {
+        rundir.write_json(directory.task, {
             "task": p.pretrain, "protocol": p.pretrain_protocol, "steps": length.iteration,
             "steps_per_epoch": task_per_epoch,
             "blur_factor": p.pretrain_blur_factor if p.pretrain == "blur" else None,
@@ -143,8 +137,8 @@ def pretrain(cfg, directory: str, spec, masks: masks_lib.Masks, data: Dataset, v
                            else np.ones(task_masks.variables[name].shape, bool)  # the 4-way head: dense
                            for name, mask in masks.numpy().items()})
         training.fit_into(directory, cfg, task_spec.model, task_data, [], 0, length, task_per_epoch, verbose)
-        rundir.write_npz(os.path.join(directory, "final.npz"), weights_by_path(task_spec.model, non_trainable=True))
-        rundir.mark_done(directory)
-    load_pretrained(spec, rundir.read_npz(os.path.join(directory, "final.npz")),
+        rundir.write_npz(directory.final_weights, weights_by_path(task_spec.model, non_trainable=True))
+        directory.mark_done()
+    load_pretrained(spec, rundir.read_npz(directory.final_weights),
                     keep_output=p.pretrain != "rotation" or p.pretrain_protocol == "open_lth")
     masks.apply()

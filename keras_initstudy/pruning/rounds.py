@@ -26,36 +26,21 @@ round it was in, from that round's last checkpoint.
 import dataclasses
 import json
 import os
-from typing import Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence
 
 import keras
 import numpy as np
 import pandas as pd
 from absl import logging
 
-from keras_initstudy import (callbacks as callbacks_lib, datasets, determinism, errors, initializers, models,
-                             pipeline, rundir, seeds, steps, training, training_state)
+from keras_initstudy import (callbacks as callbacks_lib, datasets, errors, initializers, lifecycle, models, rundir,
+                             seeds, steps, training, training_state)
 from keras_initstudy.callbacks.snapshots import variable_name, weights_by_path
 from keras_initstudy.pruning import masks as masks_lib
+from keras_initstudy.ensemble import grouping, strategy
 from keras_initstudy.pruning import perturb, pretraining, strategies
-from keras_initstudy.pruning.layout import branch_dir, pending_branches, round_dir
+from keras_initstudy.pruning.layout import pending_branches
 from keras_initstudy.pruning.config import PruneExperimentConfig
-
-
-def mask_path(directory: str) -> str:
-    return os.path.join(directory, "mask.npz")
-
-
-def final_weights_path(directory: str) -> str:
-    return os.path.join(directory, "final.npz")
-
-
-def round_record_path(directory: str) -> str:
-    return os.path.join(directory, "round.json")
-
-
-def summary_prefix(run_dir: str) -> str:
-    return os.path.join(run_dir, "summary")
 
 
 def assign_by_name(model: keras.Model, values: dict) -> None:
@@ -66,9 +51,9 @@ def assign_by_name(model: keras.Model, values: dict) -> None:
 
 def next_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, output_layer: str) -> dict:
     """Round r's masks: round r-1's, pruned by magnitude at the end of round r-1."""
-    previous = round_dir(run_dir, r - 1)
-    old = masks_lib.load(mask_path(previous))
-    final = rundir.read_npz(final_weights_path(previous))
+    previous = rundir.at(run_dir).round(r - 1)
+    old = masks_lib.load(rundir.at(previous).mask)
+    final = rundir.read_npz(rundir.at(previous).final_weights)
     p = cfg.pruning
     strategy = strategies.STRATEGIES.get(p.strategy)(p.prune_fraction, p.output_fraction(), p.prune_rounding)
     return strategy.prune({n: final[n] for n in old}, old, output_layer)
@@ -127,18 +112,18 @@ def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: m
                 per_epoch: int, reinit: str, info=None) -> int:
     """Puts round r's model at its starting state (the rewind point, re-initialised by
     `reinit`); returns its optimizer step. The model holds w(0) when called."""
-    first = round_dir(run_dir, 0)
+    first = rundir.at(run_dir).round(0)
     if r == 0:
         return 0
     initial = {name: variable.numpy() for name, variable in masks.variables.items()}
     if cfg.pruning.reset_optimizer:
-        start = callbacks_lib.load_save_point(spec.model, rundir.save_point_dir(first), rewind)
+        start = callbacks_lib.load_save_point(spec.model, rundir.at(first).save_points, rewind)
         if cfg.pruning.rewind_optimizer == "fresh":
             clear_optimizer_buffers(spec.model.optimizer)
     else:  # keep the optimizer where the previous round left it; rewind the weights only
-        previous = round_dir(run_dir, r - 1)
+        previous = rundir.at(run_dir).round(r - 1)
         start = training_state.load(spec.model, previous, "final_state")
-        assign_by_name(spec.model, rundir.read_npz(rundir.snapshot_path_for(first, steps.Step(rewind, per_epoch))))
+        assign_by_name(spec.model, rundir.read_npz(rundir.at(first).snapshot_at(steps.Step(rewind, per_epoch))))
     if cfg.pruning.rewind == "torch_default_init":
         assign_torch_default_kernels(cfg, spec)
     masks.apply()
@@ -176,14 +161,14 @@ def assign_torch_default_kernels(cfg: PruneExperimentConfig, spec) -> None:
         variable.assign(draws[name])
 
 
-def accuracy_on(model: keras.Model, split) -> float:
-    """The model's accuracy on `split` (in inference mode)."""
-    return float(model.evaluate(pipeline.eval_batches(split), verbose=0)[1])
+def accuracy_on(model: keras.Model, cfg: PruneExperimentConfig, split) -> float:
+    """The model's accuracy on `split` (in inference mode), in the run's evaluation batches."""
+    return float(model.evaluate(training.eval_batches(cfg, split), verbose=0)[1])
 
 
 def round_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, masks: masks_lib.Masks, output_layer: str) -> None:
     """Loads round r's mask into `masks`, computing and saving it first if it is new."""
-    path = mask_path(round_dir(run_dir, r))
+    path = rundir.at(run_dir).round(r).mask
     if not masks_lib.exists(path):
         new = ({n: np.ones(v.shape, bool) for n, v in masks.variables.items()} if r == 0
                else next_masks(cfg, run_dir, r, output_layer))
@@ -191,45 +176,54 @@ def round_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, masks: masks_l
     masks.assign(masks_lib.load(path))
 
 
-@dataclasses.dataclass
-class RoundPlan:
-    """One round (or branch) of one run, built, masked and rewound: what its training needs."""
+def train_round(members: Sequence[lifecycle.MemberRun], r: int, branch: Optional[str], schedule: "Schedule",
+                execution: lifecycle.Execution) -> None:
+    """Round r of the IMP trunk (into round-NN/), or with `branch` (a re-initialisation) one
+    training on round r's mask and rewind state (into round-NN/branches/NAME/), of every
+    member: each prepared as its single run prepares it, trained alone or together as the
+    execution says, each finishing its own round."""
+    where = (f"round {r + 1} of {members[0].cfg.pruning.rounds} ({os.path.basename(rundir.at(members[0].run_dir).round(r))})"
+             if branch is None else f"round {r}, branch {branch}")
+    print(where + (f": {len(members)} runs together" if len(members) > 1 and execution.together else ""))
+    keras.backend.clear_session()
+    plans = [prepare_round(m, r, branch, schedule, execution.verbose) for m in members]
+    strategy.train([plan.run for plan in plans], schedule.per_epoch, execution)
+    for plan in plans:
+        finish_round(plan)
 
-    cfg: PruneExperimentConfig
+
+class Schedule(NamedTuple):
+    """A pruning run's schedule, shared by its members: steps per epoch, the end of a round
+    (its length from the start of training), the rewind step k."""
+
+    per_epoch: int
+    end: steps.Step
+    rewind: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RoundPlan:
+    """One round (or branch) of one member, built, masked and rewound: what it trains and finishes."""
+
+    run: strategy.PreparedRun
+    masks: masks_lib.Masks
     r: int
     branch: Optional[str]
-    directory: str
-    spec: object  # models.ModelSpec
-    masks: masks_lib.Masks
-    start: int  # the optimizer step it starts from (before any resume from its checkpoint)
-    end: steps.Step
-    callbacks: list  # instruments (and the caller's callbacks), before the recording ones
 
 
-def train_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets.Dataset, per_epoch: int,
-                end: steps.Step, rewind: int, extra_callbacks, verbose: int, branch: Optional[str] = None) -> None:
-    """Trains round r of the IMP trunk into round-NN/, or with `branch` (a re-initialisation)
-    one training on round r's mask and rewind state into round-NN/branches/NAME/."""
-    keras.backend.clear_session()
-    plan = prepare_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose, branch)
-    training.fit_into(plan.directory, cfg, plan.spec.model, data, plan.callbacks, plan.start, plan.end, per_epoch,
-                      verbose)
-    finish_round(plan, data, per_epoch)
-
-
-def prepare_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datasets.Dataset, per_epoch: int,
-                  end: steps.Step, rewind: int, extra_callbacks, verbose: int,
-                  branch: Optional[str] = None) -> RoundPlan:
+def prepare_round(member: lifecycle.MemberRun, r: int, branch: Optional[str], schedule: Schedule,
+                  verbose: int = 0) -> RoundPlan:
     """Builds round r's model (or branch's), sets its mask and starting state (pre-training
-    it first where asked), and lists its instruments; the seed-ensemble runner trains
-    several such plans together (ensemble/pruning.py)."""
-    directory = round_dir(run_dir, r) if branch is None else branch_dir(run_dir, r, branch)
+    it first where asked), and lists its instruments."""
+    cfg, run_dir, data = member.cfg, member.run_dir, member.data
+    per_epoch, end, rewind = schedule.per_epoch, schedule.end, schedule.rewind
+    directory = rundir.at(run_dir).round(r) if branch is None else rundir.at(run_dir).round(r).branch(branch)
     spec = training.build(cfg, data.info, per_epoch)  # w(0): the same draw every round
     masks = masks_lib.Masks.attach(spec, include_biases=cfg.pruning.prune_biases)
     round_masks(cfg, run_dir, r, masks, spec.output)
     pretrained = cfg.pruning.pretrain != "none"
     if pretrained and (r == 0 or cfg.pruning.sparse_pretrain):
-        pretraining.pretrain(cfg, pretraining.pretrain_dir(run_dir, r), spec, masks, data, verbose)
+        pretraining.pretrain(cfg, rundir.at(run_dir).pretraining(r), spec, masks, data, verbose)
         start = rewind  # open_lth's protocol: the main training starts at step = pre-training's length
         spec.model.optimizer.build(spec.model.trainable_variables)
         spec.model.optimizer.iterations.assign(start)
@@ -246,36 +240,38 @@ def prepare_round(cfg: PruneExperimentConfig, run_dir: str, r: int, data: datase
                                                   telemetry=r == 0 and branch is None)
     if r == 0:  # the rewind point, as start_round reads it: complete state, or the weights alone
         measurements.append(
-            callbacks_lib.SavePoints(rundir.save_point_dir(directory), [rewind]) if cfg.pruning.reset_optimizer
+            callbacks_lib.SavePoints(rundir.at(directory).save_points, [rewind]) if cfg.pruning.reset_optimizer
             else callbacks_lib.WeightSnapshots(directory, [steps.Step(rewind, per_epoch)]))
-    return RoundPlan(cfg, r, branch, directory, spec, masks, start, round_end, [*extra_callbacks, *measurements])
+    return RoundPlan(strategy.PreparedRun(cfg, data, directory, spec, measurements, round_end, start), masks, r,
+                     branch)
 
 
-def finish_round(plan: RoundPlan, data: datasets.Dataset, per_epoch: int) -> None:
+def finish_round(plan: RoundPlan) -> None:
     """A trained round's last files: final weights (and optimizer), round.json, DONE."""
-    model = plan.spec.model
-    rundir.write_npz(final_weights_path(plan.directory), weights_by_path(model))
-    if not plan.cfg.pruning.reset_optimizer and plan.branch is None:
-        training_state.save(model, plan.directory, "final_state", plan.end.iteration)
-    record = round_record(plan.r, plan.directory, plan.masks, model, data, per_epoch, plan.start, plan.end)
-    rundir.write_json(round_record_path(plan.directory), {"branch": plan.branch or "trunk", **record})
-    rundir.mark_done(plan.directory)
+    run = plan.run
+    model = run.spec.model
+    rundir.write_npz(rundir.at(run.directory).final_weights, weights_by_path(model))
+    if not run.cfg.pruning.reset_optimizer and plan.branch is None:
+        training_state.save(model, run.directory, "final_state", run.end.iteration)
+    record = round_record(plan.r, run.directory, plan.masks, model, run.cfg, run.data, run.start, run.end)
+    rundir.write_json(rundir.at(run.directory).round_record, {"branch": plan.branch or "trunk", **record})
+    rundir.at(run.directory).mark_done()
 
 
-def round_record(r: int, directory: str, masks: masks_lib.Masks, model: keras.Model, data: datasets.Dataset,
-                 per_epoch: int, start: int, end: steps.Step) -> dict:
+def round_record(r: int, directory: str, masks: masks_lib.Masks, model: keras.Model, cfg: PruneExperimentConfig,
+                 data: datasets.Dataset, start: int, end: steps.Step) -> dict:
     """What the summary table reports of one round."""
     counts = masks.counts()
     remaining = sum(c for c, _ in counts.values())
     total = sum(n for _, n in counts.values())
-    history = pd.read_csv(rundir.history_path(directory))
+    history = pd.read_csv(rundir.at(directory).history)
     best = history.loc[history["test_accuracy"].idxmax()]
-    record = {"round": r, "steps_per_epoch": per_epoch, "start_step": start, "end_step": end.iteration,
+    record = {"round": r, "steps_per_epoch": end.steps_per_epoch, "start_step": start, "end_step": end.iteration,
               "weights_remaining": remaining, "weights_total": total, "fraction_remaining": remaining / total,
               "test_accuracy": float(history["test_accuracy"].iloc[-1]),
               "test_loss": float(history["test_loss"].iloc[-1]),
               "best_test_accuracy": float(best["test_accuracy"]), "best_epoch": float(best["epoch"]),
-              "train_eval_accuracy": accuracy_on(model, data.train)}
+              "train_eval_accuracy": accuracy_on(model, cfg, data.train)}
     for name, (kept, size) in counts.items():
         record[f"remaining/{name}"] = kept
         record[f"fraction_remaining/{name}"] = kept / size
@@ -284,66 +280,83 @@ def round_record(r: int, directory: str, masks: masks_lib.Masks, model: keras.Mo
     return record
 
 
+class PruneKind(lifecycle.RunKind):
+    """The pruning-with-rewind loop in the lifecycle: rounds, then branches, each skipped when
+    done; a finished run asked for new branches reopens for them."""
+
+    name = "prune"
+
+    def pending(self, cfg: PruneExperimentConfig, run_dir: str) -> bool:
+        return bool(pending_branches(cfg, run_dir)) or not lifecycle.already_done(cfg, run_dir)
+
+    def schedule(self, cfg: PruneExperimentConfig, data: datasets.Dataset) -> Schedule:
+        """Checked before anything trains: the rewind step, re-initialisations, the pre-training task."""
+        per_epoch, end = training.schedule(cfg, data)
+        rewind = cfg.pruning.rewind_step(per_epoch)
+        if rewind >= end.iteration:
+            raise errors.UserError(f"--rewind={cfg.pruning.rewind} is step {rewind}, not before the end of a round "
+                                   f"(step {end.iteration})")
+        check_reinitialisations(cfg, data.info)
+        pretraining.check_task(cfg.pruning.pretrain, cfg.pruning.pretrain_protocol, data.info)
+        return Schedule(per_epoch, end, rewind)
+
+    def open(self, member: lifecycle.MemberRun) -> bool:
+        """Reopens a finished run asked for new branches (same instruments only)."""
+        cfg, run_dir = member.cfg, member.run_dir
+        pending = pending_branches(cfg, run_dir)
+        if pending and rundir.at(run_dir).is_done():  # a finished run asked for new branches: only they train
+            lifecycle.check_instruments(cfg, run_dir, "add branches")
+            print(f"{run_dir}: adding branches {', '.join(sorted({name for _, name in pending}))}")
+            rundir.at(run_dir).clear_done()
+        elif lifecycle.already_done(cfg, run_dir):  # finished by the process we waited for
+            return False
+        lifecycle.start_writing(run_dir, cfg, member.data)
+        return True
+
+    def train(self, members: Sequence[lifecycle.MemberRun], prepared: Dict[int, Any], schedule: Schedule,
+              execution: lifecycle.Execution) -> None:
+        """Round by round, the members whose round is not done; then each branch asked for."""
+        for r in range(members[0].cfg.pruning.rounds if members else 0):
+            need = [m for m in members if not rundir.at(m.run_dir).round(r).is_done()]
+            if len(need) < len(members):
+                logging.info("round %d already done", r)
+            if need:
+                train_round(need, r, None, schedule, execution)
+        for r, name in dict.fromkeys(p for m in members for p in pending_branches(m.cfg, m.run_dir)):  # cfg order
+            train_round([m for m in members if (r, name) in pending_branches(m.cfg, m.run_dir)], r, name, schedule,
+                        execution)
+
+    def close(self, member: lifecycle.MemberRun, prepared: Any) -> None:
+        close_run(member.run_dir)
+
+
+KIND = PruneKind()
+
+
 def run(cfg: PruneExperimentConfig, extra_callbacks: Iterable[keras.callbacks.Callback] = (), verbose: int = 1,
         dataset: Optional[datasets.Dataset] = None) -> str:
     """Runs every round not yet done, then writes the summary; returns the run directory.
     One process at a time writes a run directory (rundir.writer_lock)."""
-    run_dir = rundir.path_for(cfg)
-    if not pending_branches(cfg, run_dir) and training.already_done(cfg, run_dir):
-        return run_dir
-    determinism.set_op_determinism(cfg.training.op_determinism())
-    data = training.load_data(cfg, dataset)
-    per_epoch, end, rewind = schedule(cfg, data)
-    with rundir.writer_lock(run_dir, wait=cfg.run.wait_for_lock):
-        if not open_run(cfg, run_dir, data):
-            return run_dir
-        for r in range(cfg.pruning.rounds):
-            if rundir.is_done(round_dir(run_dir, r)):
-                logging.info("round %d already done", r)
-                continue
-            print(f"round {r + 1} of {cfg.pruning.rounds} ({os.path.basename(round_dir(run_dir, r))})")
-            train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose)
-        for r, name in pending_branches(cfg, run_dir):
-            print(f"round {r}, branch {name}")
-            train_round(cfg, run_dir, r, data, per_epoch, end, rewind, extra_callbacks, verbose, branch=name)
-        close_run(run_dir)
-    return run_dir
+    return lifecycle.run_one(KIND, cfg, lifecycle.Execution(verbose, callbacks=tuple(extra_callbacks)), dataset)
 
 
-def schedule(cfg: PruneExperimentConfig, data: datasets.Dataset):
-    """(steps per epoch, end of a round, rewind step), checked before anything trains."""
-    per_epoch, end = training.schedule(cfg, data)
-    rewind = cfg.pruning.rewind_step(per_epoch)
-    if rewind >= end.iteration:
-        raise errors.UserError(f"--rewind={cfg.pruning.rewind} is step {rewind}, not before the end of a round "
-                               f"(step {end.iteration})")
-    check_reinitialisations(cfg, data.info)
-    pretraining.check_task(cfg.pruning.pretrain, cfg.pruning.pretrain_protocol, data.info)
-    return per_epoch, end, rewind
-
-
-def open_run(cfg: PruneExperimentConfig, run_dir: str, data: datasets.Dataset) -> bool:
-    """With the run's lock held: False when it is complete; otherwise reopens a finished
-    run asked for new branches, records the settings, and returns True."""
-    pending = pending_branches(cfg, run_dir)
-    if pending and rundir.is_done(run_dir):  # a finished run asked for new branches: only they train
-        changes = training.instrument_changes(cfg, run_dir)
-        if changes:
-            raise errors.UserError(f"{run_dir} was recorded with other instruments ({'; '.join(changes)}): "
-                                   "add branches with the same instrument flags")
-        print(f"{run_dir}: adding branches {', '.join(sorted({name for _, name in pending}))}")
-        rundir.clear_done(run_dir)
-    elif training.already_done(cfg, run_dir):  # finished by the process we waited for
-        return False
-    training.start_writing(run_dir, cfg, data)
-    return True
+def run_all(cfgs: Sequence[PruneExperimentConfig], verbose: int = 0, dataset: Optional[datasets.Dataset] = None,
+            ensemble_callbacks: Sequence[keras.callbacks.Callback] = ()) -> List[lifecycle.Outcome]:
+    """The loop for seeds trained together: round by round, each member prepared exactly as
+    its single run prepares it (its own mask, pruned by its own thresholds from its own
+    previous round; its own rewind point, re-initialisation and pre-training), the round
+    trained as one ensemble (each mask stacked as its slice: pruned weights stay exactly
+    zero in every member), each member writing its own round's files."""
+    grouping.check_alike(cfgs, "prune")
+    return lifecycle.run(KIND, cfgs, lifecycle.Execution(verbose, ensemble_callbacks=tuple(ensemble_callbacks)),
+                         dataset)
 
 
 def close_run(run_dir: str) -> None:
     """Every round and branch trained: the summary table, then DONE."""
     summary = run_summary(run_dir)
-    rundir.write_table(summary, summary_prefix(run_dir))
-    rundir.mark_done(run_dir)
+    rundir.write_table(summary, rundir.at(run_dir).summary_table)
+    rundir.at(run_dir).mark_done()
     print("\n".join([f"done: {run_dir}", *summary_lines(summary)]))
 
 
@@ -361,9 +374,9 @@ def summary_lines(summary: pd.DataFrame) -> List[str]:
 
 
 def _record(directory: str) -> Optional[dict]:
-    if not os.path.exists(round_record_path(directory)):
+    if not os.path.exists(rundir.at(directory).round_record):
         return None
-    with open(round_record_path(directory), encoding="utf-8") as f:
+    with open(rundir.at(directory).round_record, encoding="utf-8") as f:
         return {"branch": "trunk", **json.load(f)}
 
 
@@ -372,11 +385,10 @@ def run_summary(run_dir: str) -> pd.DataFrame:
     (branch NAME), from their round.json files."""
     rows = []
     r = 0
-    while (record := _record(round_dir(run_dir, r))) is not None:
+    while (record := _record(rundir.at(run_dir).round(r))) is not None:
         rows.append(record)
-        branches = os.path.join(round_dir(run_dir, r), "branches")
-        for name in sorted(os.listdir(branches)) if os.path.isdir(branches) else ():
-            found = _record(branch_dir(run_dir, r, name))
+        for name in rundir.at(run_dir).round(r).branch_names():
+            found = _record(rundir.at(run_dir).round(r).branch(name))
             if found is not None:
                 rows.append(found)
         r += 1

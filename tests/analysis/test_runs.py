@@ -14,8 +14,8 @@ SLOPES = {"hidden_1": 0.9, "output": 1.2}  # w(epoch) = slope**epoch * w(0), per
 
 def write_run(run_dir, epochs=(0, 2), done=True, rmsd=True, seed=7, init_seed=None, dataset="mnist"):
     """A run directory as train writes it: config.json, history.csv, snapshots, DONE."""
-    os.makedirs(rundir.snapshot_dir(run_dir), exist_ok=True)
-    rundir.write_json(rundir.config_path(run_dir), {
+    os.makedirs(rundir.at(run_dir).snapshots, exist_ok=True)
+    rundir.write_json(rundir.at(run_dir).config, {
         "run_name": os.path.basename(run_dir),
         "data": {"dataset": dataset, "batch_size": 128},
         "model": {"model": "mlp", "width": 30, "activation": "relu"},
@@ -23,15 +23,15 @@ def write_run(run_dir, epochs=(0, 2), done=True, rmsd=True, seed=7, init_seed=No
         "run": {"experiment": ""},
     })
     rows = [{"epoch": e, "loss": 1.0 / e, **({"rmsd": 0.01 * e} if rmsd else {})} for e in (2, 1)]
-    rundir.write_rows(rundir.history_path(run_dir), rows)
+    rundir.write_rows(rundir.at(run_dir).history, rows)
     rng = np.random.default_rng(seed)
     first = {"hidden_1/kernel": rng.uniform(-0.1, 0.1, (30, 30)), "hidden_1/bias": np.zeros(30),
              "output/kernel": rng.uniform(-0.2, 0.2, (30, 10)), "output/bias": np.zeros(10)}
     for epoch in epochs:
-        rundir.write_npz(rundir.snapshot_path(run_dir, epoch),
+        rundir.write_npz(rundir.at(run_dir).snapshot(epoch),
                          {k: v * SLOPES[k.split("/")[0]] ** epoch for k, v in first.items()})
     if done:
-        rundir.mark_done(run_dir)
+        rundir.at(run_dir).mark_done()
     return first
 
 
@@ -67,16 +67,16 @@ class RunsTest(TempDirTestCase):
         write_run(other)
         cfg = runs.read_config(other)
         cfg.update(measure={"snapshots": "log:3"}, run={"experiment": "exp"}, pruning={"rounds": 4})
-        rundir.write_json(rundir.config_path(other), cfg)
+        rundir.write_json(rundir.at(other).config, cfg)
         s = runs.settings(other)
         self.assertEqual((s["snapshots"], s["experiment"], s["rounds"]), ("log:3", "exp", 4))
 
     def test_layer_names_with_slashes_and_a_single_snapshot(self):
         other = os.path.join(self.out, "nested")
-        os.makedirs(rundir.snapshot_dir(other))
+        os.makedirs(rundir.at(other).snapshots)
         write_run(other, epochs=())
         kernel = np.random.default_rng(0).normal(size=(30, 30))
-        rundir.write_npz(rundir.snapshot_path(other, 0), {"stage1/conv/kernel": kernel, "out/kernel": kernel})
+        rundir.write_npz(rundir.at(other).snapshot(0), {"stage1/conv/kernel": kernel, "out/kernel": kernel})
         self.assertEqual(runs.layers(other), ["stage1/conv", "out"])  # only epoch 0 has a snapshot
         w_i, _ = runs.weight_pairs(other, 0, "stage1/conv")
         self.assertLen(w_i, 900)
@@ -89,7 +89,7 @@ class RunsTest(TempDirTestCase):
         self.assertAllClose(runs.fits(self.run_dir)["a0"], first["a0"])
 
     def test_history_missing_is_an_empty_table(self):
-        os.remove(rundir.history_path(self.run_dir))
+        os.remove(rundir.at(self.run_dir).history)
         history = runs.read_history(self.run_dir)
         self.assertEqual(list(history.columns), ["epoch"])
         self.assertEmpty(history)

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_initstudy import pipeline
+from keras_initstudy import pipeline, rundir
 from keras_initstudy.analysis import correlations
 from keras_initstudy.callbacks import gradients, perturbation, telemetry, validation, weight_images
 from keras_initstudy.callbacks.correlations import CorrelationLogger, kernel_correlations
@@ -136,7 +136,7 @@ class TelemetryTest(TempDirTestCase):
         vectors, on_disk = {0: kernel_vector(model)}, {}
 
         def between(m, step):
-            on_disk[step - 1] = [int(r["step"]) for r in csv_rows(telemetry.telemetry_path(self.dir))]
+            on_disk[step - 1] = [int(r["step"]) for r in csv_rows(rundir.at(self.dir).telemetry)]
             move(m, step)
             vectors[step] = kernel_vector(m)
         drive(callback, model, end or self.END, per_epoch=self.PER_EPOCH, between=between)
@@ -146,7 +146,7 @@ class TelemetryTest(TempDirTestCase):
         model = classifier()
         callback = self.make(model)
         vectors, on_disk = self.run_recording(model, callback)
-        rows = {int(r["step"]): r for r in csv_rows(telemetry.telemetry_path(self.dir))}
+        rows = {int(r["step"]): r for r in csv_rows(rundir.at(self.dir).telemetry)}
         self.assertEqual(sorted(rows), [0, 1, 2, 3, 4, 5, 6, 12, 14])
         tested = [s for s, r in rows.items() if r["test_accuracy"]]
         self.assertEqual(tested, [0, 2, 4, 6, 12, 14])
@@ -179,7 +179,7 @@ class TelemetryTest(TempDirTestCase):
                                       *direct_loss_and_accuracy(m, IMAGES, LABELS))
             move(m, step)
         drive(callback, model, self.END, per_epoch=self.PER_EPOCH, between=between)
-        rows = {int(r["step"]): r for r in csv_rows(telemetry.telemetry_path(self.dir))}
+        rows = {int(r["step"]): r for r in csv_rows(rundir.at(self.dir).telemetry)}
         for step, (norm, loss, accuracy) in expected.items():
             with self.subTest(step=step):
                 self.assertAllClose(float(rows[step]["grad_norm"]), norm, rtol=1e-5)
@@ -227,7 +227,7 @@ class TelemetryTest(TempDirTestCase):
     def test_distances_to_the_final_weights_of_the_kept_states(self):
         model = classifier()
         vectors, _ = self.run_recording(model, self.make(model))
-        final_rows = csv_rows(telemetry.final_distances_path(self.dir))
+        final_rows = csv_rows(rundir.at(self.dir).telemetry_final)
         self.assertEqual([int(r["step"]) for r in final_rows], [0, 3, 6, 12, 14])
         for row in final_rows:
             w, final = vectors[int(row["step"])].astype(np.float32).astype(np.float64), vectors[14]
@@ -235,7 +235,7 @@ class TelemetryTest(TempDirTestCase):
             if int(row["step"]) < 14:
                 self.assertAllClose(float(row["cosine_to_final"]),
                                     w @ final / np.linalg.norm(w) / np.linalg.norm(final), rtol=1e-6)
-        self.assertEqual(os.listdir(os.path.join(telemetry.telemetry_dir(self.dir), "states")), [])
+        self.assertEqual(os.listdir(os.path.join(rundir.at(self.dir).telemetry_dir, "states")), [])
         tb = os.path.join(self.dir, "tb", "telemetry")
         self.assertEqual(sorted(scalars(tb, "telemetry/l2_to_final")), [0, 3, 6, 12, 14])
         self.assertAllClose(scalars(tb, "telemetry/cosine_to_final")[3], float(final_rows[1]["cosine_to_final"]))
@@ -243,10 +243,10 @@ class TelemetryTest(TempDirTestCase):
     def test_stopped_before_the_end_keeps_its_states_and_writes_no_final_distances(self):
         model = classifier()
         self.run_recording(model, self.make(model), end=3)
-        self.assertFalse(os.path.exists(telemetry.final_distances_path(self.dir)))
-        states = sorted(os.listdir(os.path.join(telemetry.telemetry_dir(self.dir), "states")))
+        self.assertFalse(os.path.exists(rundir.at(self.dir).telemetry_final))
+        states = sorted(os.listdir(os.path.join(rundir.at(self.dir).telemetry_dir, "states")))
         self.assertEqual(states, ["step-0.npy", "step-3.npy"])
-        self.assertEqual([int(r["step"]) for r in csv_rows(telemetry.telemetry_path(self.dir))],
+        self.assertEqual([int(r["step"]) for r in csv_rows(rundir.at(self.dir).telemetry)],
                          [0, 1, 2, 3])  # the end of training flushes the rows kept in memory
 
     def test_tensorboard_scalars_at_each_logged_step(self):
@@ -259,7 +259,7 @@ class TelemetryTest(TempDirTestCase):
             self.assertIn(f"telemetry/{name}", tags)
         self.assertNotIn("telemetry/step", tags)
         self.assertNotIn("telemetry/epoch", tags)
-        rows = {int(r["step"]): r for r in csv_rows(telemetry.telemetry_path(self.dir))}
+        rows = {int(r["step"]): r for r in csv_rows(rundir.at(self.dir).telemetry)}
         logged = scalars(tb, "telemetry/l2_to_init")
         self.assertEqual(sorted(logged), sorted(rows))
         for step, value in logged.items():
@@ -270,7 +270,7 @@ class TelemetryTest(TempDirTestCase):
         model = classifier()
         callback = self.make(model, num_weights=100)
         vectors, _ = self.run_recording(model, callback, end=1)
-        row = csv_rows(telemetry.telemetry_path(self.dir))[1]
+        row = csv_rows(rundir.at(self.dir).telemetry)[1]
         size = vectors[0].size
         self.assertAllClose([float(row[f"weight_{i}"]) for i in range(size)], vectors[1], rtol=1e-7)
         self.assertNotIn(f"weight_{size}", row)
@@ -292,15 +292,15 @@ class TelemetryTest(TempDirTestCase):
                 weights_at_4["w"] = m.get_weights()
             move(m, step)
         drive(self.make(model), model, 5, per_epoch=self.PER_EPOCH, between=between)
-        kept = csv_rows(telemetry.telemetry_path(self.dir))
-        w0 = np.load(os.path.join(telemetry.telemetry_dir(self.dir), "initial.npy"))
+        kept = csv_rows(rundir.at(self.dir).telemetry)
+        w0 = np.load(os.path.join(rundir.at(self.dir).telemetry_dir, "initial.npy"))
         # a restart from the checkpoint at step 4: the weights are w(4), the rows on disk go to 5
         resumed_model = classifier(iterations=4)
         resumed_model.set_weights(weights_at_4["w"])
         w4 = kernel_vector(resumed_model)
         callback = self.make(resumed_model)
         drive(callback, resumed_model, 6, start=4, per_epoch=self.PER_EPOCH)
-        rows = csv_rows(telemetry.telemetry_path(self.dir))
+        rows = csv_rows(rundir.at(self.dir).telemetry)
         self.assertEqual([int(r["step"]) for r in rows], [0, 1, 2, 3, 4, 5, 6])
         self.assertEqual(rows[:4], kept[:4])
         self.assertAllEqual(callback.initial, w0)
@@ -314,7 +314,7 @@ class TelemetryTest(TempDirTestCase):
         callback.set_model(model)
         callback.on_train_begin()
         self.assertAllClose(callback.initial, kernel_vector(model), rtol=0, atol=0)
-        self.assertTrue(os.path.exists(os.path.join(telemetry.telemetry_dir(self.dir), "initial.npy")))
+        self.assertTrue(os.path.exists(os.path.join(rundir.at(self.dir).telemetry_dir, "initial.npy")))
 
     def test_a_second_fit_at_the_same_step_records_no_second_row(self):
         model = classifier()
@@ -326,7 +326,7 @@ class TelemetryTest(TempDirTestCase):
         callback.on_train_begin()  # the next fit segment, no step taken
         callback.on_train_end()
         self.assertIs(callback.initial, initial)
-        self.assertEqual([r["step"] for r in csv_rows(telemetry.telemetry_path(self.dir))], ["0"])
+        self.assertEqual([r["step"] for r in csv_rows(rundir.at(self.dir).telemetry)], ["0"])
 
 
 class GradientQuantilesTest(TempDirTestCase):
@@ -346,11 +346,11 @@ class GradientQuantilesTest(TempDirTestCase):
         expected, on_disk = {}, {}
 
         def between(m, step):
-            on_disk[step - 1] = [r["step"] for r in csv_rows(gradients.gradients_path(self.dir))]
+            on_disk[step - 1] = [r["step"] for r in csv_rows(rundir.at(self.dir).gradients)]
             expected[step - 1] = direct_gradients(m, list(kernels_of(m).values()))
             move(m, step)
         drive(self.make(model), model, 8, per_epoch=4, between=between)
-        rows = csv_rows(gradients.gradients_path(self.dir))
+        rows = csv_rows(rundir.at(self.dir).gradients)
         self.assertEqual([(r["step"], r["layer"]) for r in rows],
                          [(str(s), layer) for s in (0, 1, 2, 4, 8) for layer in ("hidden_1", "output")])
         for row in rows:
@@ -547,10 +547,10 @@ class OutputsAndDefaultsTest(TempDirTestCase):
     """The files the README names, the defaults, and the window's last step."""
 
     def test_file_names_in_the_run_directory(self):
-        self.assertEqual(gradients.gradients_path("run"), os.path.join("run", "gradients.csv"))
-        self.assertEqual(telemetry.telemetry_path("run"), os.path.join("run", "telemetry.csv"))
-        self.assertEqual(telemetry.final_distances_path("run"), os.path.join("run", "telemetry_final.csv"))
-        self.assertEqual(telemetry.telemetry_dir("run"), os.path.join("run", "telemetry"))
+        self.assertEqual(rundir.at("run").gradients, os.path.join("run", "gradients.csv"))
+        self.assertEqual(rundir.at("run").telemetry, os.path.join("run", "telemetry.csv"))
+        self.assertEqual(rundir.at("run").telemetry_final, os.path.join("run", "telemetry_final.csv"))
+        self.assertEqual(rundir.at("run").telemetry_dir, os.path.join("run", "telemetry"))
 
     def test_quantiles_are_taken_in_float64(self):
         values = np.array([2.0 ** 24, 2.0 ** 24 + 2.0], np.float32)  # the median, 2^24 + 1, is not a float32
@@ -578,22 +578,22 @@ class OutputsAndDefaultsTest(TempDirTestCase):
                                        probe=(IMAGES[:2], LABELS[:2]),
                                        test=tf.data.Dataset.from_tensor_slices((IMAGES, LABELS)).batch(5))
         drive(callback, model, 5, per_epoch=10)
-        rows = csv_rows(telemetry.telemetry_path(self.dir))
+        rows = csv_rows(rundir.at(self.dir).telemetry)
         self.assertEqual([int(r["step"]) for r in rows if r["test_loss"]], [0, 2, 4])
-        states = os.path.join(telemetry.telemetry_dir(self.dir), "states")
+        states = os.path.join(rundir.at(self.dir).telemetry_dir, "states")
         self.assertEqual(sorted(os.listdir(states)), ["step-0.npy", "step-4.npy"])
         self.assertEqual(np.load(os.path.join(states, "step-4.npy")).dtype, np.float32)  # half the disk of float64
 
     def test_a_fresh_run_replaces_stale_initial_weights(self):
-        os.makedirs(telemetry.telemetry_dir(self.dir))
-        np.save(os.path.join(telemetry.telemetry_dir(self.dir), "initial.npy"), np.zeros(35))
+        os.makedirs(rundir.at(self.dir).telemetry_dir)
+        np.save(os.path.join(rundir.at(self.dir).telemetry_dir, "initial.npy"), np.zeros(35))
         model = classifier()
         callback = telemetry.Telemetry(self.dir, kernels_of(model), 8, 4, window=2, eval_every=1, state_every=1,
                                        probe=(IMAGES[:2], LABELS[:2]), test=None)
         callback.step = 0
         callback.prepare()
         self.assertAllEqual(callback.initial, kernel_vector(model))
-        self.assertAllEqual(np.load(os.path.join(telemetry.telemetry_dir(self.dir), "initial.npy")),
+        self.assertAllEqual(np.load(os.path.join(rundir.at(self.dir).telemetry_dir, "initial.npy")),
                             kernel_vector(model))
 
     def test_held_out_evaluation_prints_nothing(self):

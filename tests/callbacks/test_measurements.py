@@ -9,7 +9,7 @@ from absl.testing import parameterized
 from tensorflow.python.framework import config as tf_config
 
 from tests.class_tempdir import ClassTempDirTestCase
-from keras_initstudy import callbacks, config, masks, rundir, steps, training
+from keras_initstudy import callbacks, config, masks, rundir, steps, train_runner
 from keras_initstudy.analysis import correlations, runs
 from tests import tb_events
 
@@ -47,7 +47,7 @@ class MeasuredRunTest(ClassTempDirTestCase):
         cfg = config.ExperimentConfig().replace(
             output_dir=cls.out, width=24, epochs=3, mask="a", snapshots="0,2",
             rmsd_every_steps=20, nondeterminism="deterministic")
-        cls.run_dir = training.train(cfg, verbose=0)
+        cls.run_dir = train_runner.run(cfg, verbose=0)
         tf_config.disable_op_determinism()
 
     def test_masked_weights_are_exactly_zero_at_epoch_zero(self):
@@ -59,16 +59,16 @@ class MeasuredRunTest(ClassTempDirTestCase):
         self.assertEqual(int(np.count_nonzero(runs.load_snapshot(self.run_dir, 0)["hidden_1/kernel"])), 784 * 24)
 
     def test_snapshots_at_schedule_and_last_epoch(self):
-        self.assertEqual(rundir.snapshot_epochs(self.run_dir), [0, 2, 3])
+        self.assertEqual(rundir.at(self.run_dir).snapshot_epochs(), [0, 2, 3])
         snap = runs.load_snapshot(self.run_dir, 3)
         self.assertEqual(sorted(snap), ["hidden_1/bias", "hidden_1/kernel", "hidden_2/bias",
                                         "hidden_2/kernel", "output/bias", "output/kernel"])
-        final = [w.numpy() for w in keras.models.load_model(rundir.model_path(self.run_dir)).weights]
+        final = [w.numpy() for w in keras.models.load_model(rundir.at(self.run_dir).model).weights]
         self.assertAllEqual(snap["hidden_1/kernel"], final[0])
 
     def test_rmsd_in_history_matches_snapshots(self):
         """Eq. (3) over the edge weights, recomputed on the host from the npz files."""
-        history = pd.read_csv(rundir.history_path(self.run_dir))
+        history = pd.read_csv(rundir.at(self.run_dir).history)
         w0, w3 = runs.load_snapshot(self.run_dir, 0), runs.load_snapshot(self.run_dir, 3)
         kernels = [k for k in w0 if k.endswith("kernel")]
         squared = sum(float(np.sum((w3[k].astype(np.float64) - w0[k]) ** 2)) for k in kernels)
@@ -81,7 +81,7 @@ class MeasuredRunTest(ClassTempDirTestCase):
 
     def test_correlations_in_history_are_the_authors_pearson_of_the_snapshot(self):
         """Default --correlation=pearson (BeyondSigProp correlation.py); cosine is the paper's text."""
-        last = pd.read_csv(rundir.history_path(self.run_dir)).iloc[-1]
+        last = pd.read_csv(rundir.at(self.run_dir).history).iloc[-1]
         w3 = runs.load_snapshot(self.run_dir, 3)
         for layer in ("hidden_1", "hidden_2", "output"):
             kernel = w3[f"{layer}/kernel"]
@@ -93,20 +93,20 @@ class MeasuredRunTest(ClassTempDirTestCase):
         self.assertNotAlmostEqual(values["corr_fwd/k"], last["corr_fwd/hidden_2"], places=4)
 
     def test_rmsd_every_k_steps(self):
-        steps = pd.read_csv(rundir.rmsd_steps_path(self.run_dir))
+        steps = pd.read_csv(rundir.at(self.run_dir).rmsd_steps)
         # 6000 examples / 128 = 47 steps per epoch, 3 epochs: steps 20, 40, ..., 140
         self.assertEqual(steps["step"].tolist(), list(range(20, 141, 20)))
         self.assertEqual(steps["epoch"].tolist(), [0, 0, 1, 1, 2, 2, 2])
 
     def test_tensorboard_has_rmsd_image_and_histograms(self):
-        tb = rundir.tensorboard_dir(self.run_dir)
+        tb = rundir.at(self.run_dir).tensorboard
         self.assertIn("epoch_rmsd", tb_events.tags(os.path.join(tb, "train")))
         weights = tb_events.tags(os.path.join(tb, "weights"))
         self.assertIn("weights/hidden_2", weights)
         self.assertIn("deviation/hidden_1/kernel", weights)
 
     def test_tensorboard_image_at_step_zero_shows_the_letter(self):
-        folder = os.path.join(rundir.tensorboard_dir(self.run_dir), "weights")
+        folder = os.path.join(rundir.at(self.run_dir).tensorboard, "weights")
         for event in tb_events.events(folder):
             for value in event.summary.value:
                 if value.tag == "weights/hidden_2" and event.step == 0:

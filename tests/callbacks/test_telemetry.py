@@ -8,9 +8,9 @@ import pandas as pd
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import callbacks, config, datasets, rundir, steps, training
-from keras_initstudy.callbacks import telemetry
+from keras_initstudy import config, datasets, rundir, steps, train_runner, training
 from tests.class_tempdir import ClassTempDirTestCase
+from tests.helpers import InterruptAtStep
 
 PER_EPOCH = 47  # fashion_mnist_mini: 6,000 / 128
 KERNELS = ("hidden_1/kernel", "hidden_2/kernel", "output/kernel")
@@ -30,13 +30,13 @@ class TelemetryTest(ClassTempDirTestCase):
             output_dir=cls.out, width=16, epochs=2, snapshots="0,7it,20it,30it,47it", telemetry=True,
             telemetry_window="30it", telemetry_eval_every="10it", telemetry_state_every="10it",
             weight_images=False, correlations=False, nondeterminism="deterministic")
-        cls.run_dir = training.train(cls.cfg, verbose=0)
-        cls.rows = pd.read_csv(telemetry.telemetry_path(cls.run_dir)).set_index("step")
-        cls.final_rows = pd.read_csv(telemetry.final_distances_path(cls.run_dir)).set_index("step")
+        cls.run_dir = train_runner.run(cls.cfg, verbose=0)
+        cls.rows = pd.read_csv(rundir.at(cls.run_dir).telemetry).set_index("step")
+        cls.final_rows = pd.read_csv(rundir.at(cls.run_dir).telemetry_final).set_index("step")
         tf_config.disable_op_determinism()
 
     def snapshot(self, step):
-        return kernel_vector(rundir.snapshot_path_for(self.run_dir, steps.Step(step, PER_EPOCH)))
+        return kernel_vector(rundir.at(self.run_dir).snapshot_at(steps.Step(step, PER_EPOCH)))
 
     def test_logged_steps_every_step_in_the_window_then_every_epoch(self):
         self.assertEqual(self.rows.index.tolist(), [*range(0, 31), 47, 94])
@@ -73,7 +73,7 @@ class TelemetryTest(ClassTempDirTestCase):
             self.assertAllClose(self.final_rows.loc[step, "cosine_to_final"],
                                 w @ final / np.linalg.norm(w) / np.linalg.norm(final), rtol=1e-9)
         self.assertEqual(self.final_rows.loc[94, "l2_to_final"], 0.0)
-        self.assertEqual(os.listdir(os.path.join(telemetry.telemetry_dir(self.run_dir), "states")), [])
+        self.assertEqual(os.listdir(os.path.join(rundir.at(self.run_dir).telemetry_dir, "states")), [])
 
     def test_gradient_norm_at_step_zero_matches_a_direct_computation(self):
         data = datasets.load("fashion_mnist_mini")
@@ -87,25 +87,20 @@ class TelemetryTest(ClassTempDirTestCase):
         self.assertAllClose(self.rows.loc[0, "grad_norm"], expected, rtol=1e-5)
 
     def test_test_metrics_match_keras_evaluation_at_the_end(self):
-        history = pd.read_csv(rundir.history_path(self.run_dir)).set_index("step")
+        history = pd.read_csv(rundir.at(self.run_dir).history).set_index("step")
         self.assertAllClose(self.rows.loc[94, "test_accuracy"], history.loc[94, "test_accuracy"], atol=1e-6)
         self.assertAllClose(self.rows.loc[94, "test_loss"], history.loc[94, "test_loss"], rtol=1e-4)
 
     def test_a_run_killed_in_the_window_resumes_with_the_same_telemetry(self):
-        class StopAt(callbacks.StepCallback):
-            def on_step(self, step):
-                if step == 25:
-                    raise KeyboardInterrupt
-
         cfg = self.cfg.replace(output_dir=os.path.join(self.out, "killed"), checkpoint_every="10it")
         with self.assertRaises(KeyboardInterrupt):
-            training.train(cfg, extra_callbacks=[StopAt()], verbose=0)
-        self.assertEqual(pd.read_csv(telemetry.telemetry_path(rundir.path_for(cfg)))["step"].iloc[-1], 20)
-        run_dir = training.train(cfg, verbose=0)
+            train_runner.run(cfg, extra_callbacks=[InterruptAtStep(25)], verbose=0)
+        self.assertEqual(pd.read_csv(rundir.at(rundir.path_for(cfg)).telemetry)["step"].iloc[-1], 20)
+        run_dir = train_runner.run(cfg, verbose=0)
         tf_config.disable_op_determinism()
-        resumed = pd.read_csv(telemetry.telemetry_path(run_dir)).set_index("step")
+        resumed = pd.read_csv(rundir.at(run_dir).telemetry).set_index("step")
         pd.testing.assert_frame_equal(resumed, self.rows)
-        pd.testing.assert_frame_equal(pd.read_csv(telemetry.final_distances_path(run_dir)).set_index("step"),
+        pd.testing.assert_frame_equal(pd.read_csv(rundir.at(run_dir).telemetry_final).set_index("step"),
                                       self.final_rows)
 
 

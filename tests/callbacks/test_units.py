@@ -211,21 +211,21 @@ class SnapshotsTest(TempDirTestCase):
         callback.on_epoch_begin(0)
         for batch in range(4):
             callback.on_train_batch_end(batch)
-        files = sorted(os.listdir(rundir.snapshot_dir(self.dir)))
+        files = sorted(os.listdir(rundir.at(self.dir).snapshots))
         self.assertEqual(files, ["epoch-00000.npz", "epoch-00001.npz", "step-000000002.npz"])
-        saved = rundir.read_npz(rundir.snapshot_path(self.dir, 1))
+        saved = rundir.read_npz(rundir.at(self.dir).snapshot(1))
         self.assertEqual(sorted(saved), ["hidden_1/bias", "hidden_1/kernel", "output/bias", "output/kernel"])
         self.assertAllEqual(saved["output/kernel"], model.get_layer("output").kernel.numpy())
         self.assertEqual(set(callback.bytes_written), {0, 2, 4})
-        self.assertEqual(callback.bytes_written[2], os.path.getsize(rundir.snapshot_path_for(self.dir, schedule[1])))
+        self.assertEqual(callback.bytes_written[2], os.path.getsize(rundir.at(self.dir).snapshot_at(schedule[1])))
         # A resumed start does not overwrite the snapshot its first start saved.
-        before = os.path.getmtime(rundir.snapshot_path(self.dir, 0))
+        before = os.path.getmtime(rundir.at(self.dir).snapshot(0))
         again = snapshots.WeightSnapshots(self.dir, schedule)
         again.set_model(model)
         with mock.patch.object(again, "save") as save:
             again.on_train_begin()
         save.assert_not_called()
-        self.assertEqual(os.path.getmtime(rundir.snapshot_path(self.dir, 0)), before)
+        self.assertEqual(os.path.getmtime(rundir.at(self.dir).snapshot(0)), before)
 
     def test_weights_by_path(self):
         model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(name="bn")], name="m")

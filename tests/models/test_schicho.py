@@ -10,8 +10,8 @@ import tensorflow as tf
 from absl.testing import parameterized
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import config, datasets, initializers, models, settings, training, zero_init
-from keras_initstudy.callbacks import gradients
+from keras_initstudy import (config, datasets, initializers, models, rundir, settings, train_runner, training,
+                             zero_init)
 from keras_initstudy.datasets import base as datasets_base
 from tests.class_tempdir import ClassTempDirTestCase
 
@@ -184,8 +184,8 @@ class SymmetryTest(ClassTempDirTestCase):
         common = dict(output_dir=cls.out, model="schicho_fnn", fnn_hidden="64,32", optimizer="adam",
                       learning_rate=0.001, steps=94, snapshots="0", gradient_steps=5, weight_images=False,
                       correlations=False, rmsd=False, nondeterminism="deterministic")
-        cls.zeros = training.train(config.ExperimentConfig().replace(init_scheme="zeros", **common), verbose=0)
-        cls.random_bias = training.train(config.ExperimentConfig().replace(init_scheme="zeros_normal_bias",
+        cls.zeros = train_runner.run(config.ExperimentConfig().replace(init_scheme="zeros", **common), verbose=0)
+        cls.random_bias = train_runner.run(config.ExperimentConfig().replace(init_scheme="zeros_normal_bias",
                                                                            **common), verbose=0)
         tf_config.disable_op_determinism()
 
@@ -199,7 +199,7 @@ class SymmetryTest(ClassTempDirTestCase):
         self.assertLessEqual(history["test_accuracy"].iloc[-1], 0.1 + 1e-6)  # the majority class: 100 of 1000
 
     def test_with_random_biases_gradients_arrive_from_the_top_down(self):
-        rows = pd.read_csv(gradients.gradients_path(self.random_bias))
+        rows = pd.read_csv(rundir.at(self.random_bias).gradients)
         moving = rows[(rows["max"] != 0) | (rows["min"] != 0)]
         first = moving.groupby("layer")["step"].min().to_dict()
         self.assertEqual(first, {"output": 0, "hidden_2": 1, "hidden_1": 2})

@@ -58,14 +58,14 @@ class PruneConfigTest(tf.test.TestCase, parameterized.TestCase):
             PruneConfig(**values)
 
     def test_identity(self):
-        identity = PruneConfig(rewind="0ep", branches="random").identity()
+        identity = settings.identity(PruneConfig(rewind="0ep", branches="random"))
         self.assertEqual(identity["rewind"], "0it")  # every spelling of step 0 names one run
         self.assertEqual(identity["prune_output_fraction"], 0.1)  # the resolved value
         self.assertNotIn("branches", identity)  # branches added later keep the run
         for same in ("init", "0", "0it"):
-            self.assertEqual(PruneConfig(rewind=same).identity(), PruneConfig().identity())
-        self.assertEqual(PruneConfig(rewind="2ep").identity()["rewind"], "2ep")
-        self.assertEqual(PruneConfig(prune_output_fraction=0.1).identity(), PruneConfig().identity())
+            self.assertEqual(settings.identity(PruneConfig(rewind=same)), settings.identity(PruneConfig()))
+        self.assertEqual(settings.identity(PruneConfig(rewind="2ep"))["rewind"], "2ep")
+        self.assertEqual(settings.identity(PruneConfig(prune_output_fraction=0.1)), settings.identity(PruneConfig()))
 
     def test_experiment_config(self):
         cfg = PruneExperimentConfig()
@@ -81,8 +81,8 @@ class PruneConfigTest(tf.test.TestCase, parameterized.TestCase):
 class LayoutTest(tf.test.TestCase):
 
     def test_round_and_branch_directories(self):
-        self.assertEqual(layout.round_dir("/r", 3), "/r/round-03")
-        self.assertEqual(layout.branch_dir("/r", 12, "random"), "/r/round-12/branches/random")
+        self.assertEqual(rundir.at("/r").round(3), "/r/round-03")
+        self.assertEqual(rundir.at("/r").round(12).branch("random"), "/r/round-12/branches/random")
 
     def test_pending_branches_and_completion(self):
         folder = tempfile.TemporaryDirectory()
@@ -91,16 +91,16 @@ class LayoutTest(tf.test.TestCase):
         cfg = PruneExperimentConfig().replace(rounds=3, branches="random,shuffle_layer")
         everything = [(1, "random"), (1, "shuffle_layer"), (2, "random"), (2, "shuffle_layer")]
         self.assertEqual(layout.pending_branches(cfg, run_dir), everything)  # not round 0
-        rundir.mark_done(run_dir)
+        rundir.at(run_dir).mark_done()
         self.assertFalse(layout.is_complete(cfg, run_dir))
         for r, name in everything[:3]:
-            os.makedirs(layout.branch_dir(run_dir, r, name))
-            rundir.mark_done(layout.branch_dir(run_dir, r, name))
+            os.makedirs(rundir.at(run_dir).round(r).branch(name))
+            rundir.at(run_dir).round(r).branch(name).mark_done()
         self.assertEqual(layout.pending_branches(cfg, run_dir), [(2, "shuffle_layer")])
-        os.makedirs(layout.branch_dir(run_dir, 2, "shuffle_layer"))
-        rundir.mark_done(layout.branch_dir(run_dir, 2, "shuffle_layer"))
+        os.makedirs(rundir.at(run_dir).round(2).branch("shuffle_layer"))
+        rundir.at(run_dir).round(2).branch("shuffle_layer").mark_done()
         self.assertTrue(layout.is_complete(cfg, run_dir))
-        rundir.clear_done(run_dir)
+        rundir.at(run_dir).clear_done()
         self.assertFalse(layout.is_complete(cfg, run_dir))  # the trunk too
         self.assertTrue(layout.is_complete(cfg.replace(branches=""), run_dir) is False)
 

@@ -2,7 +2,7 @@
 data: masks from the previous round's magnitudes, the rewind (save point, or kept
 optimizer plus weight snapshot), re-initialised survivors, round records, the summary,
 branches added to a finished run, and pre-training. Seconds each, so the mutation run
-(tools/mutation_test.py, group pruning_loop) can rerun them per mutant; test_rounds.py
+(tools/mutation/mutation_test.py, group pruning_loop) can rerun them per mutant; test_rounds.py
 and test_pretraining.py check the same loop at the papers' scale."""
 import contextlib
 import io
@@ -20,10 +20,12 @@ import pandas as pd
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import callbacks as callbacks_lib, errors, initializers, rundir, seeds, steps, training, training_state
+from keras_initstudy import (callbacks as callbacks_lib, errors, initializers, lifecycle, rundir, seeds, steps, training,
+                             training_state)
 from keras_initstudy.callbacks.checkpoint import step_name
 from keras_initstudy.callbacks.snapshots import weights_by_path
 from keras_initstudy.datasets import base
+from keras_initstudy.ensemble import strategy
 from keras_initstudy.pruning import masks as masks_lib
 from keras_initstudy.pruning import perturb, pretraining, rounds
 from keras_initstudy.pruning.config import PruneExperimentConfig
@@ -93,8 +95,8 @@ class LoopTestCase(TempDirTestCase):
         final = {n: rng.standard_normal(s).astype(np.float32) * old[n] for n, s in shapes.items()}
         if not biases:
             final["hidden_1/bias"] = np.full(8, 100.0, np.float32)  # not masked: not pruned
-        masks_lib.save(rounds.mask_path(rounds.round_dir(run_dir, r)), old)
-        rundir.write_npz(rounds.final_weights_path(rounds.round_dir(run_dir, r)), final)
+        masks_lib.save(rundir.at(run_dir).round(r).mask, old)
+        rundir.write_npz(rundir.at(run_dir).round(r).final_weights, final)
         return old, final
 
     def half_masks(self, masks):
@@ -117,10 +119,10 @@ class LoopTestCase(TempDirTestCase):
 class FileNamesTest(tf.test.TestCase):
 
     def test_the_documented_names(self):
-        self.assertEqual(rounds.mask_path("/r/round-01"), "/r/round-01/mask.npz")
-        self.assertEqual(rounds.final_weights_path("/r/round-01"), "/r/round-01/final.npz")
-        self.assertEqual(rounds.round_record_path("/r/round-01"), "/r/round-01/round.json")
-        self.assertEqual(rounds.summary_prefix("/r"), "/r/summary")
+        self.assertEqual(rundir.at("/r/round-01").mask, "/r/round-01/mask.npz")
+        self.assertEqual(rundir.at("/r/round-01").final_weights, "/r/round-01/final.npz")
+        self.assertEqual(rundir.at("/r/round-01").round_record, "/r/round-01/round.json")
+        self.assertEqual(rundir.at("/r").summary_table, "/r/summary")
 
 
 class MasksOfARoundTest(LoopTestCase):
@@ -158,20 +160,20 @@ class MasksOfARoundTest(LoopTestCase):
         run_dir = self.run_dir(cfg)
         spec, masks = self.built(cfg)
         rounds.round_masks(cfg, run_dir, 0, masks, "output")
-        saved = masks_lib.load(rounds.mask_path(rounds.round_dir(run_dir, 0)))
+        saved = masks_lib.load(rundir.at(run_dir).round(0).mask)
         for name in KERNELS:
             self.assertTrue(saved[name].all())
             self.assertTrue(masks.numpy()[name].all())
         old, final = self.previous_round(run_dir, 0)  # round 0 trained: its final weights
         rounds.round_masks(cfg, run_dir, 1, masks, "output")
         expected = layerwise(final, old, 0.5, 0.25)
-        saved = masks_lib.load(rounds.mask_path(rounds.round_dir(run_dir, 1)))
+        saved = masks_lib.load(rundir.at(run_dir).round(1).mask)
         for name in KERNELS:
             self.assertAllEqual(saved[name], expected[name])
             self.assertAllEqual(masks.numpy()[name], expected[name])
         # a saved mask is the round's mask (a resumed round never recomputes it)
         fixed = {n: np.eye(*m.shape, dtype=bool) for n, m in expected.items()}
-        masks_lib.save(rounds.mask_path(rounds.round_dir(run_dir, 1)), fixed)
+        masks_lib.save(rundir.at(run_dir).round(1).mask, fixed)
         rounds.round_masks(cfg, run_dir, 1, masks, "output")
         for name in KERNELS:
             self.assertAllEqual(masks.numpy()[name], fixed[name])
@@ -193,8 +195,8 @@ class RewindTest(LoopTestCase):
     def test_a_rewind_restores_the_save_point_of_round_0_masked(self):
         cfg = tiny_cfg(self.dir, rewind="2it")
         run_dir = self.run_dir(cfg)
-        saved = self.state(cfg, rundir.save_point_dir(rounds.round_dir(run_dir, 0)), step_name(2), 2, 1.0)
-        self.state(cfg, rundir.save_point_dir(rounds.round_dir(run_dir, 1)), step_name(2), 2, 7.0)  # not read
+        saved = self.state(cfg, rundir.at(run_dir).round(0).save_points, step_name(2), 2, 1.0)
+        self.state(cfg, rundir.at(run_dir).round(1).save_points, step_name(2), 2, 7.0)  # not read
         self.assert_round_2_starts_at(cfg, run_dir, 2, saved)
 
     def assert_round_2_starts_at(self, cfg, run_dir, step, values):
@@ -211,20 +213,20 @@ class RewindTest(LoopTestCase):
     def test_a_kept_optimizer_continues_the_previous_round_with_the_weights_of_the_rewind_step(self):
         cfg = tiny_cfg(self.dir, rewind="2it", reset_optimizer=False)
         run_dir = self.run_dir(cfg)
-        self.state(cfg, rounds.round_dir(run_dir, 0), "final_state", 6, 3.0)
-        self.state(cfg, rounds.round_dir(run_dir, 1), "final_state", 10, 5.0)
+        self.state(cfg, rundir.at(run_dir).round(0), "final_state", 6, 3.0)
+        self.state(cfg, rundir.at(run_dir).round(1), "final_state", 10, 5.0)
         spec, _ = self.built(cfg)
         rewound = {n: np.full(v.shape, -float(i), np.float32)
                    for i, (n, v) in enumerate(weights_by_path(spec.model).items())}
-        rundir.write_npz(rundir.snapshot_path_for(rounds.round_dir(run_dir, 0), steps.Step(2, PER_EPOCH)), rewound)
-        rundir.write_npz(rundir.snapshot_path_for(rounds.round_dir(run_dir, 1), steps.Step(2, PER_EPOCH)),
+        rundir.write_npz(rundir.at(run_dir).round(0).snapshot_at(steps.Step(2, PER_EPOCH)), rewound)
+        rundir.write_npz(rundir.at(run_dir).round(1).snapshot_at(steps.Step(2, PER_EPOCH)),
                          {n: v + 50 for n, v in rewound.items()})  # not read
         self.assert_round_2_starts_at(cfg, run_dir, 10, rewound)
 
     def test_reinitialised_survivors_are_drawn_per_round_and_layer_and_biases_are_kept(self):
         cfg = tiny_cfg(self.dir, rewind="2it", prune_biases=True, kernel_initializer="he_uniform")
         run_dir = self.run_dir(cfg)
-        saved = self.state(cfg, rundir.save_point_dir(rounds.round_dir(run_dir, 0)), step_name(2), 2, 1.0)
+        saved = self.state(cfg, rundir.at(run_dir).round(0).save_points, step_name(2), 2, 1.0)
         spec, masks = self.built(cfg)
         w0 = weights_by_path(spec.model)
         chosen = self.half_masks(masks)
@@ -266,7 +268,7 @@ class RewindTest(LoopTestCase):
             for buffer in spec.model.optimizer.momentums:
                 buffer.assign(np.full(buffer.shape, 0.5, np.float32))
             spec.model.optimizer.iterations.assign(2)
-            training_state.save(spec.model, rundir.save_point_dir(rounds.round_dir(run_dir, 0)), step_name(2), 2)
+            training_state.save(spec.model, rundir.at(run_dir).round(0).save_points, step_name(2), 2)
             spec, masks = self.built(cfg)
             self.assertEqual(rounds.start_round(cfg, run_dir, 1, spec, masks, 2, PER_EPOCH, "none"), 2)
             optimizer = spec.model.optimizer
@@ -281,7 +283,7 @@ class RewindTest(LoopTestCase):
         """open_lth's randomly_reinitialize: a new model, biases (and batch norm) included, masked."""
         cfg = tiny_cfg(self.dir, rewind="2it", bias_initializer="torch_default")
         run_dir = self.run_dir(cfg)
-        saved = self.state(cfg, rundir.save_point_dir(rounds.round_dir(run_dir, 0)), step_name(2), 2, 1.0)
+        saved = self.state(cfg, rundir.at(run_dir).round(0).save_points, step_name(2), 2, 1.0)
         spec, masks = self.built(cfg)
         chosen = self.half_masks(masks)
         rounds.start_round(cfg, run_dir, 3, spec, masks, 2, PER_EPOCH, "random_model", tiny_data().info)
@@ -299,7 +301,7 @@ class RewindTest(LoopTestCase):
         for changes in (dict(reinit="shuffle_kernel"), dict(branches="init_signs,shuffle_kernel")):
             cfg = tiny_cfg(self.dir, **changes)
             with self.assertRaisesRegex(errors.UserError, "shuffle_kernel permutes"):
-                rounds.schedule(cfg, data)
+                rounds.KIND.schedule(cfg, data)
             self.assertFalse(os.path.exists(rundir.path_for(cfg)))
 
     def test_a_fresh_draw_needs_a_model_with_one_kernel_initializer(self):
@@ -310,7 +312,7 @@ class RewindTest(LoopTestCase):
             cfg = tiny_cfg(self.dir, **wrn, **changes)
             with self.assertRaisesRegex(errors.UserError, rf"^{drawn} draw from the model's --kernel_initializer, "
                                         r"which wide_resnet does not have \(its layers each set their own\)$"):
-                rounds.schedule(cfg, data)
+                rounds.KIND.schedule(cfg, data)
         rounds.check_reinitialisations(tiny_cfg(self.dir, **wrn, branches="init_magnitudes"), data.info)  # no draw
         rounds.check_reinitialisations(tiny_cfg(self.dir, reinit="random"), data.info)  # the MLP has one
         # nor does a perturbation without a fresh draw ask for it
@@ -320,79 +322,78 @@ class RewindTest(LoopTestCase):
 
     def test_the_rewind_step_must_come_before_the_end_of_a_round(self):
         data = tiny_data()
-        self.assertEqual(rounds.schedule(tiny_cfg(self.dir, rewind="5it"), data)[::2], (PER_EPOCH, 5))
-        self.assertEqual(rounds.schedule(tiny_cfg(self.dir, rewind="5it"), data)[1].iteration, 6)
+        self.assertEqual(rounds.KIND.schedule(tiny_cfg(self.dir, rewind="5it"), data)[::2], (PER_EPOCH, 5))
+        self.assertEqual(rounds.KIND.schedule(tiny_cfg(self.dir, rewind="5it"), data)[1].iteration, 6)
         for rewind in ("6it", "2ep", "9it"):
             with self.assertRaisesRegex(errors.UserError,
                                         rf"--rewind={rewind} is step \d+, not before the end of a round \(step 6\)"):
-                rounds.schedule(tiny_cfg(self.dir, rewind=rewind), data)
+                rounds.KIND.schedule(tiny_cfg(self.dir, rewind=rewind), data)
 
 
 class PlanTest(LoopTestCase):
     """prepare_round: each round's model, mask, starting point, end and instruments."""
 
-    def plan(self, cfg, r, branch=None, extra=()):
-        return rounds.prepare_round(cfg, self.run_dir(cfg), r, tiny_data(), PER_EPOCH, steps.Step(6, PER_EPOCH), 2,
-                                    list(extra), 0, branch)
+    def plan(self, cfg, r, branch=None, rewind=2, run_dir=None, verbose=0):
+        member = lifecycle.MemberRun(0, cfg, run_dir or self.run_dir(cfg), tiny_data())
+        return rounds.prepare_round(member, r, branch, rounds.Schedule(PER_EPOCH, steps.Step(6, PER_EPOCH), rewind),
+                                    verbose)
 
     def kinds(self, plan):
-        return [type(c).__name__ for c in plan.callbacks]
+        return [type(c).__name__ for c in plan.run.callbacks]
 
     def test_round_0_starts_at_w0_keeps_its_rewind_point_and_carries_the_telemetry(self):
-        extra = keras.callbacks.Callback()
         cfg = tiny_cfg(self.dir, rewind="2it", telemetry=True, rmsd=True, rmsd_include_biases=True)
         with mock.patch.object(training, "build", wraps=training.build) as build:
-            plan = self.plan(cfg, 0, extra=[extra])
+            plan = self.plan(cfg, 0)
         self.assertEqual(build.call_args.args[2], PER_EPOCH)
-        self.assertEqual((plan.r, plan.branch, plan.start, plan.end.iteration), (0, None, 0, 6))
-        self.assertEqual(plan.directory, rounds.round_dir(self.run_dir(cfg), 0))
-        self.assertIs(plan.callbacks[0], extra)  # the caller's callbacks come first
-        self.assertEqual(self.kinds(plan)[1:], ["Telemetry", "DeviationTracker", "WeightSnapshots", "SavePoints"])
-        save_points = plan.callbacks[-1]
+        self.assertEqual((plan.r, plan.branch, plan.run.start, plan.run.end.iteration), (0, None, 0, 6))
+        self.assertEqual(plan.run.directory, rundir.at(self.run_dir(cfg)).round(0))
+        self.assertEqual(self.kinds(plan), ["Telemetry", "DeviationTracker", "WeightSnapshots", "SavePoints"])
+        save_points = plan.run.callbacks[-1]
         self.assertEqual((save_points.directory, save_points.steps),
-                         (rundir.save_point_dir(plan.directory), {2}))
-        deviation = plan.callbacks[2]
+                         (rundir.at(plan.run.directory).save_points, {2}))
+        deviation = plan.run.callbacks[1]
         self.assertLen(deviation.reference.variables, 6)  # kernels and biases, as asked
         for name, mask in plan.masks.numpy().items():
             self.assertTrue(mask.all(), name)
-        self.assertTrue(masks_lib.exists(rounds.mask_path(plan.directory)))
+        self.assertTrue(masks_lib.exists(rundir.at(plan.run.directory).mask))
         kept = self.plan(cfg.replace(reset_optimizer=False), 0)  # the weights of step k alone
-        snapshots = [c for c in kept.callbacks if isinstance(c, callbacks_lib.WeightSnapshots)]
+        snapshots = [c for c in kept.run.callbacks if isinstance(c, callbacks_lib.WeightSnapshots)]
         self.assertEqual([sorted(c.schedule) for c in snapshots], [[0, 6], [2]])  # --snapshots=0, then w(k)
 
     def test_a_later_round_starts_at_the_rewind_point_on_its_mask_without_telemetry(self):
         cfg = tiny_cfg(self.dir, rewind="2it", telemetry=True, prune_biases=True)
         run_dir = self.run_dir(cfg)
         self.previous_round(run_dir, 0, biases=True)
-        saved = self.state(cfg, rundir.save_point_dir(rounds.round_dir(run_dir, 0)), step_name(2), 2, 1.0)
+        saved = self.state(cfg, rundir.at(run_dir).round(0).save_points, step_name(2), 2, 1.0)
         plan = self.plan(cfg, 1)
-        self.assertEqual((plan.start, plan.end.iteration, plan.directory), (2, 6, rounds.round_dir(run_dir, 1)))
+        self.assertEqual((plan.run.start, plan.run.end.iteration, plan.run.directory), (2, 6, rundir.at(run_dir).round(1)))
         self.assertEqual(self.kinds(plan), ["WeightSnapshots"])
         self.assertIn("hidden_1/bias", plan.masks.variables)
         masks = plan.masks.numpy()
         self.assertFalse(masks["hidden_1/kernel"].all())
         self.assertFalse(masks["hidden_1/bias"].all())
-        for name, values in weights_by_path(plan.spec.model).items():
+        for name, values in weights_by_path(plan.run.spec.model).items():
             self.assertAllEqual(values, saved[name] * masks[name] if name in masks else saved[name])
         kept = tiny_cfg(self.dir, rewind="2it", reset_optimizer=False)
-        self.state(kept, rounds.round_dir(self.run_dir(kept), 0), "final_state", 6, 3.0)
-        rundir.write_npz(rundir.snapshot_path_for(rounds.round_dir(self.run_dir(kept), 0), steps.Step(2, PER_EPOCH)),
+        self.state(kept, rundir.at(self.run_dir(kept)).round(0), "final_state", 6, 3.0)
+        rundir.write_npz(rundir.at(self.run_dir(kept)).round(0).snapshot_at(steps.Step(2, PER_EPOCH)),
                          saved)
         self.previous_round(self.run_dir(kept), 0)
         plan = self.plan(kept, 1)
-        self.assertEqual((plan.start, plan.end.iteration), (6, 10))  # T - k = 4 steps more
+        self.assertEqual((plan.run.start, plan.run.end.iteration), (6, 10))  # T - k = 4 steps more
 
     def test_a_branch_trains_on_its_rounds_mask_from_the_perturbed_rewind_point(self):
         cfg = tiny_cfg(self.dir, rewind="2it", reinit="init_magnitudes")
         run_dir = self.run_dir(cfg)
         self.previous_round(run_dir, 0)
-        saved = self.state(cfg, rundir.save_point_dir(rounds.round_dir(run_dir, 0)), step_name(2), 2, -1.0)
+        saved = self.state(cfg, rundir.at(run_dir).round(0).save_points, step_name(2), 2, -1.0)
         plan = self.plan(cfg, 1, branch="init")
-        self.assertEqual((plan.branch, plan.directory), ("init", rounds.branch_dir(run_dir, 1, "init")))
-        self.assertFalse(os.path.exists(rounds.mask_path(plan.directory)))  # the round's mask, not one of its own
+        self.assertEqual((plan.branch, plan.run.directory), ("init", rundir.at(run_dir).round(1).branch("init")))
+        self.assertFalse(os.path.exists(rundir.at(plan.run.directory).mask))  # the round's mask, not one of its own
         w0 = weights_by_path(training.build(cfg, tiny_data().info, PER_EPOCH).model)
         masks = plan.masks.numpy()
-        got = weights_by_path(plan.spec.model)
+        got = weights_by_path(plan.run.spec.model)
         for name in KERNELS:  # init: w(0) on the mask (the trunk's reinit does not apply to a branch)
             self.assertAllEqual(got[name], w0[name] * masks[name])
         self.assertAllEqual(got["hidden_1/bias"], saved["hidden_1/bias"])
@@ -403,16 +404,15 @@ class PlanTest(LoopTestCase):
             run_dir = self.run_dir(cfg)
             if r:
                 self.previous_round(run_dir, 0)
-                self.state(cfg, rundir.save_point_dir(rounds.round_dir(run_dir, 0)), step_name(0), 0, 1.0)
+                self.state(cfg, rundir.at(run_dir).round(0).save_points, step_name(0), 0, 1.0)
             with mock.patch.object(pretraining, "pretrain") as pretrain:
-                plan = rounds.prepare_round(cfg, run_dir, r, tiny_data(), PER_EPOCH, steps.Step(6, PER_EPOCH), 0, [],
-                                            2, None)
+                plan = self.plan(cfg, r, rewind=0, run_dir=run_dir, verbose=2)
             self.assertEqual(pretrain.called, expected, (sparse, r))
             if expected:
-                self.assertEqual(pretrain.call_args.args[1], pretraining.pretrain_dir(run_dir, r))
-                self.assertIs(pretrain.call_args.args[2], plan.spec)
+                self.assertEqual(pretrain.call_args.args[1], rundir.at(run_dir).pretraining(r))
+                self.assertIs(pretrain.call_args.args[2], plan.run.spec)
                 self.assertEqual(pretrain.call_args.args[5], 2)  # verbose
-            self.assertEqual((plan.start, plan.end.iteration), (0, 6))
+            self.assertEqual((plan.run.start, plan.run.end.iteration), (0, 6))
 
 
 class RecordsTest(LoopTestCase):
@@ -421,7 +421,7 @@ class RecordsTest(LoopTestCase):
         rows = ["epoch,step,accuracy,loss,test_accuracy,test_loss,wall_time"]
         rows += [f"{e + 1},{3 * (e + 1)},0.1,9.0,{a},{loss},0.5" for e, (a, loss) in enumerate(zip(accuracies, losses))]
         os.makedirs(directory, exist_ok=True)
-        rundir.write_text(rundir.history_path(directory), "\n".join(rows) + "\n")
+        rundir.write_text(rundir.at(directory).history, "\n".join(rows) + "\n")
 
     def test_a_round_record_counts_the_mask_and_reads_the_history(self):
         cfg = tiny_cfg(self.dir)
@@ -429,7 +429,7 @@ class RecordsTest(LoopTestCase):
         spec, masks = self.built(cfg)
         masks.assign({n: np.arange(v.numpy().size).reshape(v.shape) % 4 != 0 for n, v in masks.variables.items()})
         self.history(self.dir, [0.5, 0.75, 0.625], [1.5, 1.25, 1.0])
-        record = rounds.round_record(2, self.dir, masks, spec.model, data, PER_EPOCH, 4, steps.Step(9, PER_EPOCH))
+        record = rounds.round_record(2, self.dir, masks, spec.model, cfg, data, 4, steps.Step(9, PER_EPOCH))
         predicted = np.argmax(spec.model.predict(data.train.images, verbose=0), axis=1)
         sizes = {"hidden_1/kernel": 288, "hidden_2/kernel": 64, "output/kernel": 24}
         expected = {"round": 2, "steps_per_epoch": 3, "start_step": 4, "end_step": 9,
@@ -443,41 +443,43 @@ class RecordsTest(LoopTestCase):
         self.assertEqual(record, expected)
         self.assertAllClose(train_accuracy, np.mean(predicted == data.train.labels), atol=1e-6)
 
-    def plan(self, cfg, branch):
+    def plan(self, cfg, branch, data):
         spec, masks = self.built(cfg)
-        directory = rounds.round_dir(self.dir, 1) if branch is None else rounds.branch_dir(self.dir, 1, branch)
+        directory = rundir.at(self.dir).round(1) if branch is None else rundir.at(self.dir).round(1).branch(branch)
         self.history(directory, [0.5], [1.0])
         spec.model.optimizer.build(spec.model.trainable_variables)
         spec.model.optimizer.iterations.assign(7)
-        return rounds.RoundPlan(cfg, 1, branch, directory, spec, masks, 4, steps.Step(7, PER_EPOCH), [])
+        run = strategy.PreparedRun(cfg, data, directory, spec, [], steps.Step(7, PER_EPOCH), 4)
+        return rounds.RoundPlan(run, masks, 1, branch)
 
     def test_a_finished_round_writes_its_weights_record_and_done_marker_and_keeps_the_optimizer_if_asked(self):
         data = tiny_data()
         for reset, branch, keeps_state in ((True, None, False), (False, None, True), (False, "init_signs", False)):
-            plan = self.plan(tiny_cfg(self.dir, reset_optimizer=reset), branch)
-            rounds.finish_round(plan, data, PER_EPOCH)
-            final = rundir.read_npz(rounds.final_weights_path(plan.directory))
-            for name, values in weights_by_path(plan.spec.model).items():
+            plan = self.plan(tiny_cfg(self.dir, reset_optimizer=reset), branch, data)
+            rounds.finish_round(plan)
+            directory = plan.run.directory
+            final = rundir.read_npz(rundir.at(directory).final_weights)
+            for name, values in weights_by_path(plan.run.spec.model).items():
                 self.assertAllEqual(final[name], values)
-            self.assertEqual(training_state.read_step(plan.directory, "final_state"), 7 if keeps_state else None)
-            with open(rounds.round_record_path(plan.directory)) as f:
+            self.assertEqual(training_state.read_step(directory, "final_state"), 7 if keeps_state else None)
+            with open(rundir.at(directory).round_record) as f:
                 record = json.load(f)
             self.assertEqual(record["branch"], branch or "trunk")
             self.assertEqual((record["round"], record["start_step"], record["end_step"], record["steps_per_epoch"]),
                              (1, 4, 7, PER_EPOCH))
-            self.assertTrue(rundir.is_done(plan.directory))
-            rundir.clear_done(plan.directory)
+            self.assertTrue(rundir.at(directory).is_done())
+            rundir.at(directory).clear_done()
 
     def record(self, directory, **values):
-        rundir.write_json(rounds.round_record_path(directory), {"round": 0, "test_accuracy": 0.5, **values})
+        rundir.write_json(rundir.at(directory).round_record, {"round": 0, "test_accuracy": 0.5, **values})
 
     def test_the_summary_has_a_row_per_finished_round_then_its_finished_branches_by_name(self):
-        self.record(rounds.round_dir(self.dir, 0), round=0)
-        self.record(rounds.round_dir(self.dir, 1), round=1, branch="trunk")
-        self.record(rounds.branch_dir(self.dir, 1, "shuffle_unit"), round=1, branch="shuffle_unit")
-        self.record(rounds.branch_dir(self.dir, 1, "init_signs"), round=1, branch="init_signs")
-        os.makedirs(rounds.branch_dir(self.dir, 1, "random"))  # not finished
-        self.record(rounds.round_dir(self.dir, 3), round=3)  # after a gap: not read
+        self.record(rundir.at(self.dir).round(0), round=0)
+        self.record(rundir.at(self.dir).round(1), round=1, branch="trunk")
+        self.record(rundir.at(self.dir).round(1).branch("shuffle_unit"), round=1, branch="shuffle_unit")
+        self.record(rundir.at(self.dir).round(1).branch("init_signs"), round=1, branch="init_signs")
+        os.makedirs(rundir.at(self.dir).round(1).branch("random"))  # not finished
+        self.record(rundir.at(self.dir).round(3), round=3)  # after a gap: not read
         summary = rounds.run_summary(self.dir)
         self.assertEqual(list(zip(summary["round"], summary["branch"])),
                          [(0, "trunk"), (1, "trunk"), (1, "init_signs"), (1, "shuffle_unit")])
@@ -485,8 +487,8 @@ class RecordsTest(LoopTestCase):
         with captured_stdout() as out:
             rounds.close_run(self.dir)
         self.assertEqual(out.getvalue().splitlines()[-1].split(), ["1", "shuffle_unit", "?", "?"])  # fields missing
-        self.assertTrue(rundir.is_done(self.dir))
-        self.assertEqual(pd.read_csv(rounds.summary_prefix(self.dir) + ".csv")["branch"].tolist(),
+        self.assertTrue(rundir.at(self.dir).is_done())
+        self.assertEqual(pd.read_csv(rundir.at(self.dir).summary_table + ".csv")["branch"].tolist(),
                          summary["branch"].tolist())
 
     def test_the_table_puts_each_runs_settings_before_its_rounds(self):
@@ -496,7 +498,7 @@ class RecordsTest(LoopTestCase):
             run_dir = self.run_dir(cfg)
             rundir.write_settings(run_dir, cfg)
             for r in range(2):
-                self.record(rounds.round_dir(run_dir, r), round=r)
+                self.record(rundir.at(run_dir).round(r), round=r)
             runs.append(run_dir)
         table = rounds.table(runs)
         self.assertEqual(table["round"].tolist(), [0, 1, 0, 1])
@@ -530,7 +532,7 @@ class RunDoneProbe(keras.callbacks.Callback):
         self.run_dir, self.seen = run_dir, []
 
     def on_train_begin(self, logs=None):
-        self.seen.append(rundir.is_done(self.run_dir))
+        self.seen.append(rundir.at(self.run_dir).is_done())
 
 
 class TinyLoopTest(LoopTestCase):
@@ -538,12 +540,12 @@ class TinyLoopTest(LoopTestCase):
     def test_a_complete_run_is_not_reopened(self):
         cfg = tiny_cfg(self.dir)
         run_dir = self.run_dir(cfg)
-        rundir.mark_done(run_dir)
-        self.assertFalse(rounds.open_run(cfg, run_dir, tiny_data()))
-        self.assertFalse(os.path.exists(rundir.flags_path(run_dir)))
-        self.assertTrue(rounds.open_run(cfg.replace(branches="random"), run_dir, tiny_data()))
-        self.assertFalse(rundir.is_done(run_dir))
-        self.assertTrue(os.path.exists(rundir.flags_path(run_dir)))
+        rundir.at(run_dir).mark_done()
+        self.assertFalse(rounds.KIND.open(lifecycle.MemberRun(0, cfg, run_dir, tiny_data())))
+        self.assertFalse(os.path.exists(rundir.at(run_dir).flags))
+        self.assertTrue(rounds.KIND.open(lifecycle.MemberRun(0, cfg.replace(branches="random"), run_dir, tiny_data())))
+        self.assertFalse(rundir.at(run_dir).is_done())
+        self.assertTrue(os.path.exists(rundir.at(run_dir).flags))
 
     def test_a_second_writer_fails_or_waits_as_asked(self):
         data = tiny_data()
@@ -566,7 +568,7 @@ class TinyLoopTest(LoopTestCase):
             rounds.run(cfg.replace(wait_for_lock=True), verbose=0, dataset=data)
         holder.join()
         self.assertStartsWith(out.getvalue(), "waiting for ")
-        self.assertTrue(rundir.is_done(run_dir))
+        self.assertTrue(rundir.at(run_dir).is_done())
 
     def test_two_rounds_rewound_to_w0_then_a_resume_trains_only_the_unfinished_round(self):
         data = tiny_data()
@@ -576,10 +578,10 @@ class TinyLoopTest(LoopTestCase):
         self.assertEqual({c.args[2] for c in build.call_args_list}, {PER_EPOCH})  # epochs in the schedule: 3 steps
         lines = out.getvalue().splitlines()
         self.assertEqual(lines[:5],  # progress lines only: no progress bars at verbose=0
-                         ["round 1 of 2 (round-00)", f"training into {rounds.round_dir(run_dir, 0)}",
-                          "round 2 of 2 (round-01)", f"training into {rounds.round_dir(run_dir, 1)}", f"done: {run_dir}"])
+                         ["round 1 of 2 (round-00)", f"training into {rundir.at(run_dir).round(0)}",
+                          "round 2 of 2 (round-01)", f"training into {rundir.at(run_dir).round(1)}", f"done: {run_dir}"])
         # then each round's remaining weights and test accuracy (issue 24.7)
-        table = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        table = pd.read_csv(rundir.at(run_dir).summary_table + ".csv")
         self.assertEqual(lines[5], "  round  branch          weights remaining      test accuracy (best)")
         for line, row in zip(lines[6:], table.itertuples(), strict=True):
             self.assertEqual(line.split(), [str(row.round), "trunk", f"{row.weights_remaining:,}",
@@ -587,63 +589,62 @@ class TinyLoopTest(LoopTestCase):
                                             f"({row.best_test_accuracy:.4f})"])
         self.assertTrue(tf_config.is_op_determinism_enabled())  # --nondeterminism=deterministic
         self.assertEqual(run_dir, rundir.path_for(cfg))
-        self.assertTrue(rundir.is_done(run_dir))
-        self.assertTrue(os.path.exists(rundir.flags_path(run_dir)))
-        summary = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        self.assertTrue(rundir.at(run_dir).is_done())
+        self.assertTrue(os.path.exists(rundir.at(run_dir).flags))
+        summary = pd.read_csv(rundir.at(run_dir).summary_table + ".csv")
         self.assertEqual(summary["round"].tolist(), [0, 1])
         self.assertEqual(summary["start_step"].tolist(), [0, 0])
         self.assertEqual(summary["end_step"].tolist(), [6, 6])
         self.assertEqual(summary["steps_per_epoch"].tolist(), [3, 3])
         self.assertEqual(summary["remaining/hidden_1/kernel"].tolist(), [288, 144])
         self.assertEqual(summary["remaining/output/kernel"].tolist(), [24, 24 - math.ceil(0.25 * 24)])
-        w0 = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 0), 0))
-        start = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 1), 0))
-        mask = masks_lib.load(rounds.mask_path(rounds.round_dir(run_dir, 1)))
+        w0 = np.load(rundir.at(run_dir).round(0).snapshot(0))
+        start = np.load(rundir.at(run_dir).round(1).snapshot(0))
+        mask = masks_lib.load(rundir.at(run_dir).round(1).mask)
         for name in w0.files:
             self.assertAllEqual(start[name], w0[name] * mask[name] if name in mask else w0[name])
-        final = np.load(rounds.final_weights_path(rounds.round_dir(run_dir, 1)))
+        final = np.load(rundir.at(run_dir).round(1).final_weights)
         self.assertAllEqual(final["hidden_1/kernel"][~mask["hidden_1/kernel"]], np.zeros(144, np.float32))
         # RMSD (paper 000) from the round's own start, biases included as asked
         squares = sum(float(np.sum((final[n].astype(np.float64) - start[n]) ** 2)) for n in start.files)
-        rmsd = pd.read_csv(rundir.history_path(rounds.round_dir(run_dir, 1)))["rmsd"].iloc[-1]
+        rmsd = pd.read_csv(rundir.at(run_dir).round(1).history)["rmsd"].iloc[-1]
         self.assertAllClose(rmsd, (squares / sum(start[n].size for n in start.files)) ** 0.5, rtol=1e-5)
-        self.assertFalse(os.path.exists(rundir.save_point_dir(rounds.round_dir(run_dir, 1))))
-        self.assertTrue(os.path.exists(os.path.join(rundir.save_point_dir(rounds.round_dir(run_dir, 0)),
+        self.assertFalse(os.path.exists(rundir.at(run_dir).round(1).save_points))
+        self.assertTrue(os.path.exists(os.path.join(rundir.at(run_dir).round(0).save_points,
                                                     step_name(0) + ".json")))
         with mock.patch.object(rounds, "train_round", side_effect=AssertionError("trained again")):
             self.assertEqual(rounds.run(cfg, verbose=0, dataset=data), run_dir)
-        rundir.clear_done(rounds.round_dir(run_dir, 1))  # as if killed in round 1
-        rundir.clear_done(run_dir)
-        os.remove(rounds.summary_prefix(run_dir) + ".csv")
+        rundir.at(run_dir).round(1).clear_done()  # as if killed in round 1
+        rundir.at(run_dir).clear_done()
+        os.remove(rundir.at(run_dir).summary_table + ".csv")
         with mock.patch.object(rounds, "train_round", wraps=rounds.train_round) as trained, \
                 self.assertLogs("absl", "INFO") as logs:
             rounds.run(cfg, verbose=0, dataset=data)
-        self.assertEqual([c.args[2] for c in trained.call_args_list], [1])
+        self.assertEqual([(c.args[1], len(c.args[0])) for c in trained.call_args_list], [(1, 1)])
         self.assertIn("round 0 already done", [r.getMessage() for r in logs.records])
-        self.assertTrue(rundir.is_done(run_dir))
-        self.assertEqual(pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")["round"].tolist(), [0, 1])
+        self.assertTrue(rundir.at(run_dir).is_done())
+        self.assertEqual(pd.read_csv(rundir.at(run_dir).summary_table + ".csv")["round"].tolist(), [0, 1])
 
     def test_as_released_the_optimizer_counts_on_and_branches_added_later_train_alone(self):
         data = tiny_data()
         cfg = tiny_cfg(self.dir, rewind="2it", reset_optimizer=False, prune_biases=True, prune_rounding="floor",
                        prune_fraction=0.3, telemetry=True, telemetry_window="2it")
         run_dir = rounds.run(cfg, verbose=0, dataset=data)
-        summary = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        summary = pd.read_csv(rundir.at(run_dir).summary_table + ".csv")
         self.assertEqual(summary["start_step"].tolist(), [0, 6])
         self.assertEqual(summary["end_step"].tolist(), [6, 10])  # T - k = 4 more steps
         self.assertEqual(summary["remaining/hidden_1/bias"].tolist(), [8, 8 - math.floor(0.3 * 8)])
         self.assertEqual(summary["remaining/hidden_1/kernel"].tolist(), [288, 288 - math.floor(0.3 * 288)])
-        self.assertTrue(os.path.exists(os.path.join(rounds.round_dir(run_dir, 0), "telemetry.csv")))
-        self.assertFalse(os.path.exists(os.path.join(rounds.round_dir(run_dir, 1), "telemetry.csv")))
-        self.assertEqual(training_state.read_step(rounds.round_dir(run_dir, 1), "final_state"), 10)
-        self.assertTrue(os.path.exists(rundir.snapshot_path_for(rounds.round_dir(run_dir, 0),
-                                                                steps.Step(2, PER_EPOCH))))
-        trunk = np.load(rounds.final_weights_path(rounds.round_dir(run_dir, 1)))["hidden_1/kernel"]
+        self.assertTrue(os.path.exists(os.path.join(rundir.at(run_dir).round(0), "telemetry.csv")))
+        self.assertFalse(os.path.exists(os.path.join(rundir.at(run_dir).round(1), "telemetry.csv")))
+        self.assertEqual(training_state.read_step(rundir.at(run_dir).round(1), "final_state"), 10)
+        self.assertTrue(os.path.exists(rundir.at(run_dir).round(0).snapshot_at(steps.Step(2, PER_EPOCH))))
+        trunk = np.load(rundir.at(run_dir).round(1).final_weights)["hidden_1/kernel"]
         with_branch = cfg.replace(branches="shuffle_unit,init")
         probe = RunDoneProbe(run_dir)
         with mock.patch.object(rounds, "train_round", wraps=rounds.train_round) as trained, captured_stdout() as out:
             self.assertEqual(rounds.run(with_branch, extra_callbacks=[probe], dataset=data), run_dir)
-        branch_dir = rounds.branch_dir(run_dir, 1, "init")
+        branch_dir = rundir.at(run_dir).round(1).branch("init")
         lines = out.getvalue().splitlines()
         self.assertEqual(lines[:2], [f"{run_dir}: adding branches init, shuffle_unit", "round 1, branch shuffle_unit"])
         self.assertIn("round 1, branch init", lines)
@@ -651,25 +652,26 @@ class TinyLoopTest(LoopTestCase):
         self.assertIn(f"done: {run_dir}", lines)
         self.assertRegex(lines[-1], r"^ +1  shuffle_unit ")  # the summary: branches after their round
         self.assertIn("━", out.getvalue())  # verbose=1 by default: a progress bar
-        self.assertEqual([c.kwargs.get("branch") for c in trained.call_args_list], ["shuffle_unit", "init"])
+        self.assertEqual([c.args[2] for c in trained.call_args_list], ["shuffle_unit", "init"])
         self.assertNotEmpty(probe.seen)
         self.assertNotIn(True, probe.seen)  # reopened: not marked done while the branch trains
-        self.assertFalse(os.path.exists(os.path.join(rounds.branch_dir(run_dir, 1, "init"), "telemetry.csv")))
-        self.assertTrue(rundir.is_done(run_dir))
-        self.assertAllEqual(np.load(rounds.final_weights_path(rounds.round_dir(run_dir, 1)))["hidden_1/kernel"],
+        self.assertFalse(os.path.exists(os.path.join(rundir.at(run_dir).round(1).branch("init"), "telemetry.csv")))
+        self.assertTrue(rundir.at(run_dir).is_done())
+        self.assertAllEqual(np.load(rundir.at(run_dir).round(1).final_weights)["hidden_1/kernel"],
                             trunk)
-        summary = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        summary = pd.read_csv(rundir.at(run_dir).summary_table + ".csv")
         self.assertEqual(list(zip(summary["round"], summary["branch"])), [(0, "trunk"), (1, "trunk"), (1, "init"),
                                                                          (1, "shuffle_unit")])
         branch = summary[summary["branch"] == "init"].iloc[0]
         self.assertEqual((branch["start_step"], branch["end_step"]), (6, 10))
-        branch_final = np.load(rounds.final_weights_path(branch_dir))["hidden_1/kernel"]
+        branch_final = np.load(rundir.at(branch_dir).final_weights)["hidden_1/kernel"]
         self.assertNotAllClose(branch_final, trunk)  # trained from w(0) at step k
         changed = r"(rmsd|correlations): False -> True"
-        with self.assertRaisesRegex(errors.UserError, rf"^{re.escape(run_dir)} was recorded with other instruments "
-                                    rf"\({changed}; {changed}\): add branches with the same instrument flags$"):
+        with self.assertRaisesRegex(errors.UserError, rf"^{re.escape(run_dir)} was started with other instruments "
+                                    rf"\({changed}; {changed}\): add branches with the same instrument flags, "
+                                    "or use another --experiment$"):
             rounds.run(cfg.replace(branches="init_magnitudes", rmsd=True, correlations=True), verbose=0, dataset=data)
-        self.assertTrue(rundir.is_done(run_dir))
+        self.assertTrue(rundir.at(run_dir).is_done())
 
     def test_imp_after_rotation_pretraining_keeps_w0s_real_head_and_sparse_rounds_pretrain_their_own(self):
         data = tiny_data(classes=3)
@@ -683,10 +685,10 @@ class TinyLoopTest(LoopTestCase):
             self.assertIn("test_accuracy", text)  # verbose=1 reaches every training: a progress bar each
         w0 = weights_by_path(training.build(cfg, data.info, PER_EPOCH).model)
         for r, directory in ((0, os.path.join(run_dir, "pretrain")),
-                             (1, os.path.join(rounds.round_dir(run_dir, 1), "pretrain"))):
+                             (1, os.path.join(rundir.at(run_dir).round(1), "pretrain"))):
             with open(os.path.join(directory, "task.json")) as f:
                 task = json.load(f)
-            mask = masks_lib.load(rounds.mask_path(rounds.round_dir(run_dir, r)))
+            mask = masks_lib.load(rundir.at(run_dir).round(r).mask)
             self.assertEqual(task, {"task": "rotation", "protocol": "package", "steps": 2, "steps_per_epoch": 12,
                                     "blur_factor": None,
                                     "weights_remaining": int(sum(m.sum() for m in mask.values()))})
@@ -694,14 +696,14 @@ class TinyLoopTest(LoopTestCase):
             self.assertEqual(pretrained["output/kernel"].shape, (8, 4))
             for name in ("hidden_1/kernel", "hidden_2/bias"):  # pre-trained under the round's mask
                 self.assertAllEqual(pretrained[name][~mask[name]], np.zeros(int((~mask[name]).sum()), np.float32))
-            start = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, r), 0))
+            start = np.load(rundir.at(run_dir).round(r).snapshot(0))
             self.assertAllEqual(start["hidden_1/kernel"], pretrained["hidden_1/kernel"] * mask["hidden_1/kernel"])
             self.assertAllEqual(start["hidden_2/bias"], pretrained["hidden_2/bias"])
             self.assertAllEqual(start["output/kernel"], w0["output/kernel"] * mask["output/kernel"])
             self.assertAllEqual(start["output/bias"], w0["output/bias"])
-            self.assertEqual(pd.read_csv(rundir.history_path(directory))["step"].iloc[-1], 2)
-        self.assertEqual(pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")["start_step"].tolist(), [0, 0])
-        head = rundir.read_npz(os.path.join(rounds.round_dir(run_dir, 1), "pretrain", "final.npz"))["output/kernel"]
+            self.assertEqual(pd.read_csv(rundir.at(directory).history)["step"].iloc[-1], 2)
+        self.assertEqual(pd.read_csv(rundir.at(run_dir).summary_table + ".csv")["start_step"].tolist(), [0, 0])
+        head = rundir.read_npz(os.path.join(rundir.at(run_dir).round(1), "pretrain", "final.npz"))["output/kernel"]
         self.assertEqual(int(np.count_nonzero(head)), head.size)  # the 4-way head is not masked
 
 
@@ -713,7 +715,7 @@ class PretrainingPartsTest(LoopTestCase):
         data = tiny_data(classes=4)
         cfg = tiny_cfg(self.dir, pretrain="rotation", pretrain_length="2it", snapshots="2it")
         run_dir = rounds.run(cfg, verbose=0, dataset=data)
-        summary = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        summary = pd.read_csv(rundir.at(run_dir).summary_table + ".csv")
         self.assertEqual(summary["start_step"].tolist(), [2, 2])
         self.assertEqual(summary["end_step"].tolist(), [6, 6])  # 2 epochs of 3 steps: T = 6
         with open(os.path.join(run_dir, "pretrain", "task.json")) as f:
@@ -721,11 +723,11 @@ class PretrainingPartsTest(LoopTestCase):
         pretrained = rundir.read_npz(os.path.join(run_dir, "pretrain", "final.npz"))
         self.assertEqual(pretrained["output/kernel"].shape, (8, 4))  # the real task's 4 classes: one head
         for r in (0, 1):
-            start = np.load(rundir.snapshot_path_for(rounds.round_dir(run_dir, r), steps.Step(2, PER_EPOCH)))
-            mask = masks_lib.load(rounds.mask_path(rounds.round_dir(run_dir, r)))
+            start = np.load(rundir.at(run_dir).round(r).snapshot_at(steps.Step(2, PER_EPOCH)))
+            mask = masks_lib.load(rundir.at(run_dir).round(r).mask)
             for name in start.files:
                 self.assertAllEqual(start[name], pretrained[name] * mask[name] if name in mask else pretrained[name])
-            history = pd.read_csv(rundir.history_path(rounds.round_dir(run_dir, r)))
+            history = pd.read_csv(rundir.at(run_dir).round(r).history)
             self.assertEqual(history["step"].iloc[-1], 6)
         package = cfg.replace(pretrain_protocol="package")
         self.assertEqual(package.pruning.rewind_step(PER_EPOCH), 0)
@@ -740,11 +742,11 @@ class PretrainingPartsTest(LoopTestCase):
             run_dir = rounds.run(cfg, verbose=0, dataset=data)
         self.assertEqual([c.args[1:] for c in altered.call_args_list],
                          [("random_labels", seeds.derive(cfg.training.seeds.data, "pretrain"), 4, "package")])
-        self.assertFalse(os.path.exists(pretraining.pretrain_dir(run_dir, 1)))
+        self.assertFalse(os.path.exists(rundir.at(run_dir).pretraining(1)))
         pretrained = rundir.read_npz(os.path.join(run_dir, "pretrain", "final.npz"))
         for r in (0, 1):
-            start = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, r), 0))
-            mask = masks_lib.load(rounds.mask_path(rounds.round_dir(run_dir, r)))
+            start = np.load(rundir.at(run_dir).round(r).snapshot(0))
+            mask = masks_lib.load(rundir.at(run_dir).round(r).mask)
             for name in start.files:
                 self.assertAllEqual(start[name], pretrained[name] * mask[name] if name in mask else pretrained[name])
 
@@ -775,7 +777,7 @@ class PretrainingPartsTest(LoopTestCase):
         spec, masks = self.built(cfg, data.info)
         directory = os.path.join(self.dir, "pretrain")
         pretraining.pretrain(cfg, directory, spec, masks, data, 0)
-        self.assertTrue(rundir.is_done(directory))
+        self.assertTrue(rundir.at(directory).is_done())
         with open(os.path.join(directory, "task.json")) as f:
             self.assertEqual(json.load(f)["blur_factor"], 2)
         saved = rundir.read_npz(os.path.join(directory, "final.npz"))
@@ -817,7 +819,7 @@ class PretrainingPartsTest(LoopTestCase):
         with self.assertRaisesRegex(errors.UserError, "needs at least 4 classes, tiny has 3"):
             pretraining.altered(data, "rotation", 5, 4)
         with self.assertRaisesRegex(errors.UserError, r"^--pretrain=rotation keeps the output layer"):
-            rounds.schedule(tiny_cfg(self.dir, pretrain="rotation", pretrain_length="2it"), data)
+            rounds.KIND.schedule(tiny_cfg(self.dir, pretrain="rotation", pretrain_length="2it"), data)
         rotated = pretraining.altered(data, "rotation", 5, 4, "package")
         self.assertLen(rotated.train, 4 * 48)
         self.assertLen(rotated.test, 4 * 24)
@@ -842,8 +844,8 @@ class PretrainingPartsTest(LoopTestCase):
                                                          (2, 2, 2, 1)), atol=1e-6)
 
     def test_pretrain_dir_and_loading_with_or_without_the_head(self):
-        self.assertEqual(pretraining.pretrain_dir("/r", 0), os.path.join("/r", "pretrain"))
-        self.assertEqual(pretraining.pretrain_dir("/r", 2), os.path.join(rounds.round_dir("/r", 2), "pretrain"))
+        self.assertEqual(rundir.at("/r").pretraining(0), os.path.join("/r", "pretrain"))
+        self.assertEqual(rundir.at("/r").pretraining(2), os.path.join(rundir.at("/r").round(2), "pretrain"))
         cfg = tiny_cfg(self.dir)
         spec = training.build(cfg, tiny_data().info, PER_EPOCH)
         w0 = weights_by_path(spec.model)

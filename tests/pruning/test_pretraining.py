@@ -82,8 +82,8 @@ class PretrainedImpTest(ClassTempDirTestCase):
         self.assertEqual(pretrained["output/kernel"].shape, (100, 4))
         w0 = weights_by_path(training.build(self.rotation_cfg, self.data.info, 47).model)
         for r in (0, 1):
-            start = np.load(rundir.snapshot_path(rounds.round_dir(self.rotation, r), 0))
-            mask = rundir.read_npz(rounds.mask_path(rounds.round_dir(self.rotation, r)))
+            start = np.load(rundir.at(self.rotation).round(r).snapshot(0))
+            mask = rundir.read_npz(rundir.at(self.rotation).round(r).mask)
             for name in ("hidden_1/kernel", "hidden_2/bias"):
                 expected = pretrained[name] * mask[name] if name in mask else pretrained[name]
                 self.assertAllEqual(start[name], expected)
@@ -93,14 +93,14 @@ class PretrainedImpTest(ClassTempDirTestCase):
         self.assertEqual(pd.read_csv(os.path.join(self.rotation, "pretrain", "history.csv"))["step"].iloc[-1], 15)
 
     def test_sparse_pretraining_pretrains_each_pruned_network_from_w0(self):
-        round_1 = os.path.join(rounds.round_dir(self.sparse, 1), "pretrain")
-        self.assertTrue(rundir.is_done(round_1))
+        round_1 = os.path.join(rundir.at(self.sparse).round(1), "pretrain")
+        self.assertTrue(rundir.at(round_1).is_done())
         pretrained = rundir.read_npz(os.path.join(round_1, "final.npz"))
-        mask = rundir.read_npz(rounds.mask_path(rounds.round_dir(self.sparse, 1)))["hidden_1/kernel"]
+        mask = rundir.read_npz(rundir.at(self.sparse).round(1).mask)["hidden_1/kernel"]
         self.assertAllEqual(pretrained["hidden_1/kernel"][~mask], np.zeros(int((~mask).sum()), np.float32))
         dense = rundir.read_npz(os.path.join(self.sparse, "pretrain", "final.npz"))
         self.assertFalse(np.array_equal(pretrained["hidden_1/kernel"][mask], dense["hidden_1/kernel"][mask]))
-        start = np.load(rundir.snapshot_path(rounds.round_dir(self.sparse, 1), 0))
+        start = np.load(rundir.at(self.sparse).round(1).snapshot(0))
         self.assertAllEqual(start["hidden_1/kernel"], pretrained["hidden_1/kernel"])
 
 

@@ -12,26 +12,15 @@ from keras_initstudy import callbacks, datasets, rundir, steps
 from keras_initstudy.pruning import masks as masks_lib
 from keras_initstudy.pruning import rounds
 from keras_initstudy.pruning.config import PruneExperimentConfig
+from tests.helpers import InterruptAtStep
 
 PER_EPOCH = 47
 BASE = dict(model="lenet_300_100", optimizer="adam", learning_rate=0.0012, epochs=1, rounds=3,
             nondeterminism="deterministic", weight_images=False, correlations=False, rmsd=False)
 
 
-class StopInRound(callbacks.StepCallback):
-    """Interrupts the loop at `step` of the first round after round-00 is done."""
-
-    def __init__(self, run_dir, step):
-        super().__init__()
-        self.run_dir, self.at = run_dir, step
-
-    def on_step(self, step):
-        if step == self.at and rundir.is_done(rounds.round_dir(self.run_dir, 0)):
-            raise KeyboardInterrupt
-
-
 def round_file(run_dir, r, name):
-    return os.path.join(rounds.round_dir(run_dir, r), name)
+    return os.path.join(rundir.at(run_dir).round(r), name)
 
 
 class RoundsTest(tf.test.TestCase):
@@ -54,7 +43,7 @@ class RoundsTest(tf.test.TestCase):
         super().tearDown()
 
     def test_layerwise_counts_follow_the_rule_each_round(self):
-        summary = pd.read_csv(rounds.summary_prefix(self.init_run) + ".csv")
+        summary = pd.read_csv(rundir.at(self.init_run).summary_table + ".csv")
         self.assertEqual(summary["round"].tolist(), [0, 1, 2])
         for name, size in (("hidden_1/kernel", 784 * 300), ("hidden_2/kernel", 300 * 100), ("output/kernel", 1000)):
             fraction = 0.1 if name.startswith("output") else 0.2  # the output layer at half the rate
@@ -80,22 +69,22 @@ class RoundsTest(tf.test.TestCase):
                         self.assertFalse(np.any(mask[name] & ~previous[name]), "a pruned weight came back")
 
     def test_rewinding_to_init_restores_w0_on_the_survivors(self):
-        w0 = np.load(rundir.snapshot_path(rounds.round_dir(self.init_run, 0), 0))
+        w0 = np.load(rundir.at(self.init_run).round(0).snapshot(0))
         for r in (1, 2):
-            start = np.load(rundir.snapshot_path(rounds.round_dir(self.init_run, r), 0))
+            start = np.load(rundir.at(self.init_run).round(r).snapshot(0))
             mask = masks_lib.load(round_file(self.init_run, r, "mask.npz"))
             for name in w0.files:
                 expected = w0[name] * mask[name] if name in mask else w0[name]
                 self.assertAllEqual(start[name], expected)
 
     def test_rewinding_to_step_k_restores_wk_and_the_optimizer_step(self):
-        wk = np.load(rundir.snapshot_path_for(rounds.round_dir(self.k_run, 0), steps.Step(20, PER_EPOCH)))
-        summary = pd.read_csv(rounds.summary_prefix(self.k_run) + ".csv")
+        wk = np.load(rundir.at(self.k_run).round(0).snapshot_at(steps.Step(20, PER_EPOCH)))
+        summary = pd.read_csv(rundir.at(self.k_run).summary_table + ".csv")
         summary = summary[summary["branch"] == "trunk"]  # another test may have added branches
         self.assertEqual(summary["start_step"].tolist(), [0, 20, 20])
         self.assertEqual(summary["end_step"].tolist(), [47, 47, 47])
         for r in (1, 2):
-            start = np.load(rundir.snapshot_path_for(rounds.round_dir(self.k_run, r), steps.Step(20, PER_EPOCH)))
+            start = np.load(rundir.at(self.k_run).round(r).snapshot_at(steps.Step(20, PER_EPOCH)))
             mask = masks_lib.load(round_file(self.k_run, r, "mask.npz"))
             for name in wk.files:
                 expected = wk[name] * mask[name] if name in mask else wk[name]
@@ -106,7 +95,7 @@ class RoundsTest(tf.test.TestCase):
     def test_a_rewound_round_starts_from_the_saved_optimizer_state(self):
         from keras_initstudy import training
         saved = training.build(self.k_cfg, self.data.info, PER_EPOCH)
-        callbacks.load_save_point(saved.model, rundir.save_point_dir(rounds.round_dir(self.k_run, 0)), 20)
+        callbacks.load_save_point(saved.model, rundir.at(self.k_run).round(0).save_points, 20)
         spec = training.build(self.k_cfg, self.data.info, PER_EPOCH)
         masks = masks_lib.Masks.attach(spec)
         masks.assign(masks_lib.load(round_file(self.k_run, 1, "mask.npz")))
@@ -121,16 +110,17 @@ class RoundsTest(tf.test.TestCase):
         cfg = self.init_cfg.replace(output_dir=os.path.join(self.out, "killed"), checkpoint_every="10it")
         run_dir = rundir.path_for(cfg)
         with self.assertRaises(KeyboardInterrupt):
-            rounds.run(cfg, extra_callbacks=[StopInRound(run_dir, 25)], verbose=0, dataset=self.data)
-        self.assertTrue(rundir.is_done(rounds.round_dir(run_dir, 0)))
-        self.assertFalse(rundir.is_done(rounds.round_dir(run_dir, 1)))
+            rounds.run(cfg, extra_callbacks=[InterruptAtStep(25, when=run_dir.round(0).is_done)], verbose=0,
+                       dataset=self.data)
+        self.assertTrue(rundir.at(run_dir).round(0).is_done())
+        self.assertFalse(rundir.at(run_dir).round(1).is_done())
         rounds.run(cfg, verbose=0, dataset=self.data)
         for r in range(3):
             a, b = np.load(round_file(run_dir, r, "final.npz")), np.load(round_file(self.init_run, r, "final.npz"))
             for name in a.files:
                 self.assertAllEqual(a[name], b[name])
-        self.assertEqual(pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")["test_accuracy"].tolist(),
-                         pd.read_csv(rounds.summary_prefix(self.init_run) + ".csv")["test_accuracy"].tolist())
+        self.assertEqual(pd.read_csv(rundir.at(run_dir).summary_table + ".csv")["test_accuracy"].tolist(),
+                         pd.read_csv(rundir.at(self.init_run).summary_table + ".csv")["test_accuracy"].tolist())
 
     def test_a_pruning_run_is_not_a_training_run(self):
         self.assertStartsWith(os.path.basename(self.init_run), "prune_lenet_300_100_fashion_mnist_mini-")
@@ -150,14 +140,14 @@ class RoundsTest(tf.test.TestCase):
             output_dir=os.path.join(self.out, "released"), reset_optimizer=False, prune_biases=True,
             prune_rounding="floor", prune_output_fraction=0.2, snapshots="0", **{**BASE, "rounds": 2})
         run_dir = rounds.run(cfg, verbose=0, dataset=self.data)
-        summary = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        summary = pd.read_csv(rundir.at(run_dir).summary_table + ".csv")
         self.assertEqual(summary["start_step"].tolist(), [0, 47])  # the step count goes on
         self.assertEqual(summary["end_step"].tolist(), [47, 94])
         self.assertEqual(summary["remaining/hidden_1/bias"].tolist(), [300, 300 - math.floor(0.2 * 300)])
         self.assertEqual(summary["remaining/output/kernel"].tolist(), [1000, 800])
-        w0 = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 0), 0))
-        start = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 1), 0)) if os.path.exists(
-            rundir.snapshot_path(rounds.round_dir(run_dir, 1), 0)) else None
+        w0 = np.load(rundir.at(run_dir).round(0).snapshot(0))
+        start = np.load(rundir.at(run_dir).round(1).snapshot(0)) if os.path.exists(
+            rundir.at(run_dir).round(1).snapshot(0)) else None
         self.assertIsNone(start)  # round 1 starts at step 47, where no step-0 snapshot is taken
         mask = masks_lib.load(round_file(run_dir, 1, "mask.npz"))
         self.assertIn("hidden_1/bias", mask)
@@ -173,8 +163,8 @@ class RoundsTest(tf.test.TestCase):
                 kernel_initializer=init, bias_initializer="torch_default", **{**BASE, "rounds": 2, "epochs": 1,
                                                                               "steps": 3})
             run_dir = rounds.run(cfg, verbose=0, dataset=self.data)
-            w0 = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 0), 0))
-            start = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 1), 0))
+            w0 = np.load(rundir.at(run_dir).round(0).snapshot(0))
+            start = np.load(rundir.at(run_dir).round(1).snapshot(0))
             mask = masks_lib.load(round_file(run_dir, 1, "mask.npz"))
             spec = rounds.training.build(cfg, self.data.info)
             draw = rounds.torch_default_kernels(cfg, spec)
@@ -194,8 +184,8 @@ class RoundsTest(tf.test.TestCase):
         cfg = PruneExperimentConfig().replace(output_dir=os.path.join(self.out, "reinit"), reinit="random",
                                               snapshots="0", **{**BASE, "rounds": 2})
         run_dir = rounds.run(cfg, verbose=0, dataset=self.data)
-        w0 = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 0), 0))
-        start = np.load(rundir.snapshot_path(rounds.round_dir(run_dir, 1), 0))
+        w0 = np.load(rundir.at(run_dir).round(0).snapshot(0))
+        start = np.load(rundir.at(run_dir).round(1).snapshot(0))
         mask = masks_lib.load(round_file(run_dir, 1, "mask.npz"))
         for name, m in mask.items():
             self.assertAllEqual(start[name][~m], np.zeros(int((~m).sum()), np.float32))
@@ -208,26 +198,24 @@ class RoundsTest(tf.test.TestCase):
         self.assertEqual(rundir.path_for(cfg), self.k_run)  # branches do not change the run's identity
         self.assertEqual(rounds.run(cfg, verbose=0, dataset=self.data), self.k_run)
         self.assertAllEqual(np.load(round_file(self.k_run, 1, "final.npz"))["hidden_1/kernel"], trunk_final)
-        w0 = np.load(rundir.snapshot_path(rounds.round_dir(self.k_run, 0), 0))
-        wk = np.load(rundir.snapshot_path_for(rounds.round_dir(self.k_run, 0), steps.Step(20, PER_EPOCH)))
+        w0 = np.load(rundir.at(self.k_run).round(0).snapshot(0))
+        wk = np.load(rundir.at(self.k_run).round(0).snapshot_at(steps.Step(20, PER_EPOCH)))
         for r in (1, 2):
             mask = masks_lib.load(round_file(self.k_run, r, "mask.npz"))["hidden_1/kernel"]
-            signs = np.load(rundir.snapshot_path_for(rounds.branch_dir(self.k_run, r, "init_signs"),
-                                                     steps.Step(20, PER_EPOCH)))["hidden_1/kernel"]
+            signs = np.load(rundir.at(self.k_run).round(r).branch("init_signs").snapshot_at(steps.Step(20, PER_EPOCH)))["hidden_1/kernel"]
             self.assertAllEqual(np.signbit(signs[mask]), np.signbit(w0["hidden_1/kernel"][mask]))
             self.assertAllEqual(np.abs(signs[mask]), np.abs(wk["hidden_1/kernel"][mask]))
             self.assertAllEqual(signs[~mask], np.zeros(int((~mask).sum()), np.float32))
-            shuffled = np.load(rundir.snapshot_path_for(rounds.branch_dir(self.k_run, r, "shuffle_unit"),
-                                                        steps.Step(20, PER_EPOCH)))["hidden_1/kernel"]
+            shuffled = np.load(rundir.at(self.k_run).round(r).branch("shuffle_unit").snapshot_at(steps.Step(20, PER_EPOCH)))["hidden_1/kernel"]
             for unit in range(0, 300, 37):
                 kept = mask[:, unit]
                 self.assertAllEqual(np.sort(shuffled[kept, unit]), np.sort(wk["hidden_1/kernel"][kept, unit]))
             self.assertTrue(np.any(shuffled[mask] != wk["hidden_1/kernel"][mask]))
-        summary = pd.read_csv(rounds.summary_prefix(self.k_run) + ".csv")
+        summary = pd.read_csv(rundir.at(self.k_run).summary_table + ".csv")
         self.assertEqual(sorted(zip(summary["round"], summary["branch"])),
                          [(0, "trunk"), (1, "init_signs"), (1, "shuffle_unit"), (1, "trunk"),
                           (2, "init_signs"), (2, "shuffle_unit"), (2, "trunk")])
-        self.assertTrue(rundir.is_done(self.k_run))
+        self.assertTrue(rundir.at(self.k_run).is_done())
         self.assertEqual(rounds.pending_branches(cfg, self.k_run), [])
 
     def test_rewinding_to_iteration_500_restores_exactly_the_weights_of_iteration_500(self):
@@ -237,12 +225,12 @@ class RoundsTest(tf.test.TestCase):
             correlations=False, rmsd=False)
         run_dir = rounds.run(cfg, verbose=0, dataset=self.data)
         at_500 = steps.Step(500, PER_EPOCH)
-        w500 = np.load(rundir.snapshot_path_for(rounds.round_dir(run_dir, 0), at_500))
-        start = np.load(rundir.snapshot_path_for(rounds.round_dir(run_dir, 1), at_500))  # round 1 starts there
+        w500 = np.load(rundir.at(run_dir).round(0).snapshot_at(at_500))
+        start = np.load(rundir.at(run_dir).round(1).snapshot_at(at_500))  # round 1 starts there
         mask = masks_lib.load(round_file(run_dir, 1, "mask.npz"))
         for name in w500.files:
             self.assertAllEqual(start[name], w500[name] * mask[name] if name in mask else w500[name])
-        summary = pd.read_csv(rounds.summary_prefix(run_dir) + ".csv")
+        summary = pd.read_csv(rundir.at(run_dir).summary_table + ".csv")
         self.assertEqual(summary["start_step"].tolist(), [0, 500])
 
 

@@ -1,6 +1,6 @@
 """Prints the extra wall time per epoch that paper 000's instruments cost.
 
-    python tools/benchmark_callbacks.py [--width=256 --epochs=20 --dataset=...]
+    python tools/benchmarks/benchmark_callbacks.py [--width=256 --epochs=20 --dataset=...]
 
 Trains the same configuration (train flags) with the instruments off, then adding
 them one at a time: RMSD per epoch, snapshots (the --snapshots schedule,
@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import callbacks, determinism, flagdefs, rundir, training  # noqa: E402
+from keras_initstudy import callbacks, determinism, flagdefs, rundir, train_runner  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -38,10 +38,10 @@ def main(argv):
     for name, changes in VARIANTS:
         with tempfile.TemporaryDirectory() as out:
             cfg = base.replace(output_dir=out, **{k: v for k, v in changes.items()})
-            run_dir = training.train(cfg, verbose=0)
-            times = [float(r["wall_time"]) for r in callbacks.read_history(rundir.history_path(run_dir))][1:]
-            snapshot_bytes = [os.path.getsize(rundir.snapshot_path(run_dir, e))
-                              for e in rundir.snapshot_epochs(run_dir)]
+            run_dir = train_runner.run(cfg, verbose=0)
+            times = [float(r["wall_time"]) for r in callbacks.read_history(rundir.at(run_dir).history)][1:]
+            snapshot_bytes = [os.path.getsize(rundir.at(run_dir).snapshot(e))
+                              for e in rundir.at(run_dir).snapshot_epochs()]
         keras.backend.clear_session()
         mean = statistics.mean(times)
         baseline = baseline if baseline is not None else mean

@@ -1,7 +1,7 @@
 """Cost of pruning masks: median epoch wall time of the same model dense and masked.
 
-    python tools/benchmark_masks.py                                   # LeNet-300-100, embedded data
-    python tools/benchmark_masks.py --dataset=fashion_mnist --data_dir=/usr/share/datasets/fashion-mnist
+    python tools/benchmarks/benchmark_masks.py                                   # LeNet-300-100, embedded data
+    python tools/benchmarks/benchmark_masks.py --dataset=fashion_mnist --data_dir=/usr/share/datasets/fashion-mnist
 
 Both runs train the same model, data and seed for --epochs epochs in this process,
 alternating dense and masked epoch blocks (--repeats) so that drifting machine load

@@ -1,8 +1,8 @@
 """Wall time of the README's commands, end to end (start-up, data, training, outputs), each
 into a fresh temporary folder, with the machine they ran on: the source of the README's timings.
 
-    python tools/benchmark_commands.py                              # the default run
-    python tools/benchmark_commands.py --commands=default,quick_sweep --repeats=2
+    python tools/benchmarks/benchmark_commands.py                              # the default run
+    python tools/benchmarks/benchmark_commands.py --commands=default,quick_sweep --repeats=2
 
 A loaded machine is slower: the load average before each command is printed with it.
 """
@@ -17,7 +17,7 @@ import time
 
 from absl import app, flags
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMMANDS = {
     "default": "-m keras_initstudy.train",
     "quick_sweep": "-m keras_initstudy.sweep --flagfile=flags/jesus2021_fig2_quick.flags",

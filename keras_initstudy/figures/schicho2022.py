@@ -1,42 +1,22 @@
-"""Paper 001's figures from sweeps of `keras_initstudy.train` over --init_scheme / --bias_scale:
+"""Paper 001 (Schicho, schicho2022): accuracy and loss curves per initialisation, and the
+gradient quantiles of §4, from sweeps of `keras_initstudy.train` over --init_scheme.
 
-    python tools/schicho_fig.py --figure=curves --tables=runs/schicho2022_quick_fnn-table.parquet --print \
-        --out=curves.png
-    python tools/schicho_fig.py --figure=gradients --run_dirs='runs/schicho2022_quick_fnn-*' --out=grads.png
-
-curves: test accuracy and loss over epochs (--split=test, the default: the authors' code
-plots test_after_epoch curves), or the held-out validation split's (--split=validation),
-one line per initialisation (scheme, and bias scale where it matters), the mean over seeds
-with its 95% confidence interval (Student's t over seeds); --print also prints each initialisation's
-final validation and test accuracy, mean ± std over seeds.
-gradients (§4): for each run, one panel per layer with a box per logged step from
-gradients.csv: box 25-75%, whiskers 5-95%, the median line; min and max as points.
+    python -m keras_initstudy.figures schicho2022/curves --inputs=runs/schicho2022_quick_fnn-table.parquet \
+        --print --out=curves.png
+    python -m keras_initstudy.figures schicho2022/gradients --inputs='runs/schicho2022_quick_fnn-*' \
+        --out=grads.png
 """
-import os
-import sys
-
 import numpy as np
 import pandas as pd
-from absl import app, flags
 
-import figure_common as common
+from keras_initstudy import errors
 from keras_initstudy.analysis import runs
-from keras_initstudy.callbacks import gradients
+from keras_initstudy.figures import common
+from keras_initstudy.figures.registry import RUNS, TABLES, Option, figure
 
-flags.DEFINE_enum("figure", "curves", ["curves", "gradients"], "curves: accuracy/loss over epochs; gradients: §4.")
-flags.DEFINE_string("tables", None, "--figure=curves: sweep tables (comma-separated, globs allowed).")
-flags.DEFINE_string("run_dirs", None, "--figure=gradients: run directories with gradients.csv (globs allowed).")
-flags.DEFINE_integer("max_step", 50, "--figure=gradients: last step shown.", lower_bound=0)
-flags.DEFINE_enum("split", "test", ["test", "validation"], "--figure=curves: the split whose accuracy and loss "
-                  "are drawn: test (the authors' curves: test_after_epoch) or validation (--validation_split).")
-flags.DEFINE_bool("print", False, "--figure=curves: print the final accuracies per initialisation.")
-flags.DEFINE_string("out", None, "PNG file to write.")
-flags.mark_flag_as_required("out")
-FLAGS = flags.FLAGS
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 FEW_SEEDS = 3  # with this many seeds or fewer the curves show each seed as well as the band
 MAX_STEP_LABELS = 10  # step labels under one panel of the gradient figure
-
 
 
 def init_label(row) -> str:
@@ -48,7 +28,7 @@ def init_label(row) -> str:
 
 def with_labels(table: pd.DataFrame) -> pd.DataFrame:
     if "init_scheme" not in table:
-        sys.exit("error: the tables have no init_scheme column (sweep a paper-001 model)")
+        raise errors.UserError("the tables have no init_scheme column (sweep a paper-001 model)")
     return table.assign(init=[init_label(r) for r in table.to_dict("records")])
 
 
@@ -66,12 +46,15 @@ def final_accuracies(table: pd.DataFrame) -> pd.DataFrame:
     return out.join(last.groupby("init")["run_name"].count().rename("seeds"))
 
 
-def curves(table: pd.DataFrame, split: str = "test"):
+def curves(table: pd.DataFrame, split: str = "test", print_finals: bool = False):
+    """Test (or validation) accuracy and loss over epochs, one line per initialisation (scheme,
+    and bias scale where it matters): the mean over seeds with its 95% confidence interval
+    (Student's t over seeds); the authors' code plots test_after_epoch curves."""
     table = with_labels(table[table["epoch"] > 0])
     metrics = [m for m in (f"{split}_accuracy", f"{split}_loss") if m in table]
     if not metrics:
         hint = " (train with --validation_split)" if split == "validation" else ""
-        sys.exit(f"error: no {split}_accuracy in the tables{hint}")
+        raise errors.UserError(f"no {split}_accuracy in the tables{hint}")
     fig, axes = common.plt.subplots(1, len(metrics), figsize=(7 * len(metrics), 5), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         low, high = common.band_limits(metric)
@@ -88,9 +71,17 @@ def curves(table: pd.DataFrame, split: str = "test"):
         ax.legend(fontsize=8)
     fig.suptitle(f"mean and 95% interval over seeds (thin lines: each seed, when {FEW_SEEDS} or fewer)")
     fig.tight_layout()
-    if FLAGS.print:
+    if print_finals:
         print(final_accuracies(table).to_string(float_format=lambda v: f"{v:.4f}"))
     return fig
+
+
+@figure("schicho2022/curves", "Accuracy and loss over epochs per initialisation, 95% interval over seeds", TABLES,
+        [Option("split", "test", "The split whose accuracy and loss are drawn: test (the authors' curves: "
+                "test_after_epoch) or validation (--validation_split).", ("test", "validation")),
+         Option("print", False, "Also print each initialisation's final accuracies, mean ± std over seeds.")])
+def curves_figure(inputs, options):
+    return curves(inputs.table(dedup=("run_name", "epoch")), options.split, options.print)
 
 
 def box_stats(rows: pd.DataFrame):
@@ -98,18 +89,20 @@ def box_stats(rows: pd.DataFrame):
              "fliers": [r["min"], r["max"]], "label": str(int(r["step"]))} for r in rows.to_dict("records")]
 
 
-def gradient_boxes(run_dirs):
-    found = [d for d in run_dirs if os.path.exists(gradients.gradients_path(d))]
+@figure("schicho2022/gradients", "Kernel-gradient quantiles per layer and step (§4)", RUNS,
+        [Option("max_step", 50, "Last step shown.")])
+def gradient_boxes(inputs, options):
+    """Paper 001 §4: for each run, one panel per layer with a box per logged step from
+    gradients.csv: box 25-75%, whiskers 5-95%, the median line; min and max as points."""
+    found = inputs.run_dirs(lambda d: d.gradients, "gradients.csv (train with --gradient_steps=50)")
     found.sort(key=lambda d: (str(runs.settings(d).get("init_scheme")), str(runs.settings(d).get("init_seed"))))
-    if not found:
-        sys.exit("error: no gradients.csv in the run directories (train with --gradient_steps=50)")
-    tables = {d: pd.read_csv(gradients.gradients_path(d)) for d in found}
+    tables = {d: pd.read_csv(d.gradients) for d in found}
     layers = list(dict.fromkeys(tables[found[0]]["layer"]))
     fig, axes = common.plt.subplots(len(found), len(layers), figsize=(5 * len(layers), 3.5 * len(found)),
                                     squeeze=False)
     for row, run_dir in enumerate(found):
         rows = tables[run_dir]
-        rows = rows[rows["step"] <= FLAGS.max_step]
+        rows = rows[rows["step"] <= options.max_step]
         settings = runs.settings(run_dir)
         for col, layer in enumerate(layers):
             ax = axes[row, col]
@@ -126,21 +119,3 @@ def gradient_boxes(run_dirs):
                               "kernel gradient")
     fig.tight_layout()
     return fig
-
-
-def main(argv):
-    del argv
-    if FLAGS.figure == "curves":
-        if not FLAGS.tables:
-            sys.exit("error: --figure=curves needs --tables")
-        tables = pd.concat([common.read_table(p) for p in common.expand_paths(FLAGS.tables)], ignore_index=True)
-        fig = curves(tables.drop_duplicates(subset=["run_name", "epoch"]), FLAGS.split)  # a run in two sweeps: once
-    else:
-        if not FLAGS.run_dirs:
-            sys.exit("error: --figure=gradients needs --run_dirs")
-        fig = gradient_boxes(common.expand_paths(FLAGS.run_dirs))
-    common.save(fig, FLAGS.out)
-
-
-if __name__ == "__main__":
-    app.run(main)

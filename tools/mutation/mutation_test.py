@@ -2,9 +2,9 @@
 the bugs they are there for?
 
     pip install -e ".[mutation]"
-    python tools/mutation_test.py                       # every group
-    python tools/mutation_test.py --groups=masks,idx    # some groups
-    python tools/mutation_test.py --report_only         # re-read the last run
+    python tools/mutation/mutation_test.py                       # every group
+    python tools/mutation/mutation_test.py --groups=masks,idx    # some groups
+    python tools/mutation/mutation_test.py --report_only         # re-read the last run
 
 Each group mutates some modules and runs only those modules' own test files
 (mutmut further narrows each mutant to the tests that call the mutated function).
@@ -14,7 +14,7 @@ package into `mutants/` there and never touches the working tree.
 
 The report prints, per module: mutants, killed (a test failed, timed out or
 crashed), survived (all its tests passed, or no selected test calls the function),
-the mutants listed as equivalent in `tools/mutation_equivalents.tsv` (a change that
+the mutants listed as equivalent in `tools/mutation/mutation_equivalents.tsv` (a change that
 cannot alter behaviour, with a one-line reason), and the score
 killed / (mutants - equivalent). Survivors that are not listed are printed with
 their diff: each must be killed by a new or sharper test, or listed with its reason.
@@ -32,8 +32,8 @@ import time
 
 from absl import app, flags
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.tsv"
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+EQUIVALENTS = ROOT / "tools" / "mutation" / "mutation_equivalents.tsv"
 
 # group -> (modules to mutate, their own test files). Each group runs the module's unit
 # tests; the end-to-end tests (training runs, subprocesses) stay out, since every mutant

@@ -1,5 +1,4 @@
-"""Shared by the tools/ figure scripts: flags, table loading, seed aggregation, saving."""
-import glob
+"""What every figure shares: table loading, seed aggregation, axes, saving."""
 import os
 import sys
 
@@ -8,30 +7,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from absl import flags  # noqa: E402
 
-from keras_initstudy import rundir  # noqa: E402
-
-
-def define_table_flags():
-    flags.DEFINE_string("table", None, "Sweep table (.csv or .parquet) written by keras_initstudy.sweep.")
-    flags.DEFINE_string("out", None, "PNG file to write.")
-    flags.mark_flags_as_required(["table", "out"])
-
-
-def expand_paths(spec: str) -> list:
-    """Comma-separated paths or glob patterns -> the sorted, distinct paths (a pattern that
-    matches nothing stays as given, so the caller's check names it)."""
-    return sorted({p for part in spec.split(",") for p in (glob.glob(part) or [part])})
+from keras_initstudy import errors, rundir  # noqa: E402
 
 
 def read_table(path: str) -> pd.DataFrame:
+    """A sweep's table (.csv or .parquet); says on stderr when the sweep behind it had failures."""
     if not os.path.exists(path):
-        sys.exit(f"error: no table at {path}; run keras_initstudy.sweep first")
+        raise errors.UserError(f"no table at {path}; run keras_initstudy.sweep first")
     warn_failed_runs(path)
     frame = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
     if frame.empty:
-        sys.exit(f"error: {path} holds no runs")
+        raise errors.UserError(f"{path} holds no runs")
     return frame
 
 
@@ -50,8 +37,8 @@ def warn_failed_runs(path: str) -> None:
     axes = [c for c in failed.columns if c not in FAILURE_COLUMNS]
     points = sorted({", ".join(f"{a}={row[a]}" for a in axes) for _, row in failed.iterrows()} - {""})
     where = f" (missing or short: {'; '.join(points)})" if points else ""
-    print(f"{os.path.basename(sys.argv[0])}: warning: {len(failed)} runs of the sweep behind {path} "
-          f"failed{where}; see {failures_path}", file=sys.stderr)
+    print(f"figures: warning: {len(failed)} runs of the sweep behind {path} failed{where}; see {failures_path}",
+          file=sys.stderr)
 
 
 def band_limits(metric: str):

@@ -1,7 +1,7 @@
 """Seconds per training epoch: the package's run, a bare TensorFlow loop, PyTorch, and seed ensembles.
 
-    python tools/benchmark_epoch.py                                    # embedded data and Fashion-MNIST
-    python tools/benchmark_epoch.py --datasets=fashion_mnist_mini --ensemble_sizes=1,4 --repeats=1
+    python tools/benchmarks/benchmark_epoch.py                                    # embedded data and Fashion-MNIST
+    python tools/benchmarks/benchmark_epoch.py --datasets=fashion_mnist_mini --ensemble_sizes=1,4 --repeats=1
 
 For each dataset, in rounds that alternate the methods (so drifts in the machine's speed
 touch them all), each trial trains --epochs epochs of the paper-000 MLP (width --width,
@@ -10,7 +10,7 @@ the interval between successive epoch ends, so it holds everything an epoch cost
 (training, evaluation, instruments, files); the first epoch (tracing) is left out, and
 the figure is the median over the trials' remaining epochs.
 
-    package       training.run with the default instruments, into a temporary folder
+    package       train_runner.run with the default instruments, into a temporary folder
     bare_tf       the same Keras model and data order in one tf.function per epoch: the floor
                   for TensorFlow here (no callbacks, no files)
     torch         an equivalent PyTorch eager loop, when torch is installed (not a dependency)
@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from keras_initstudy import config, datasets, determinism, errors, pipeline, training  # noqa: E402
+from keras_initstudy import config, datasets, determinism, errors, pipeline, train_runner, training  # noqa: E402
 
 flags.DEFINE_list("datasets", ["fashion_mnist_mini", "fashion_mnist"], "Datasets to time.")
 flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist", "Fashion-MNIST's idx files.")
@@ -70,14 +70,13 @@ def base_config(dataset: str, out: str) -> config.ExperimentConfig:
 
 def time_package(cfg, data):
     clock = EpochEnds()
-    training.run(cfg, extra_callbacks=[clock], verbose=0, dataset=data)
+    train_runner.run(cfg, extra_callbacks=[clock], verbose=0, dataset=data)
     return steady(clock.stamps)
 
 
 def time_ensemble(cfg, data, k):
-    from keras_initstudy.ensemble import runner
     clock = EpochEnds()
-    outcomes = runner.run([cfg.replace(seed=s) for s in range(k)], dataset=data, ensemble_callbacks=[clock])
+    outcomes = train_runner.run_all([cfg.replace(seed=s) for s in range(k)], dataset=data, ensemble_callbacks=[clock])
     failed = [o for o in outcomes if isinstance(o, Exception)]
     if failed:
         raise failed[0]

@@ -1,7 +1,7 @@
 """Wall time of one small grid run by the local executor and by Ray, 1 and 2 runs at a time.
 
-    python tools/benchmark_sweep.py                      # 8 runs: widths 16..128 x seeds 0,1, 10 epochs
-    python tools/benchmark_sweep.py --epochs=30 --axis=width=64,256 --axis=seed=0..3
+    python tools/benchmarks/benchmark_sweep.py                      # 8 runs: widths 16..128 x seeds 0,1, 10 epochs
+    python tools/benchmarks/benchmark_sweep.py --epochs=30 --axis=width=64,256 --axis=seed=0..3
 
 Modes, each into a fresh temporary folder, in this order:
     local        one run after another in this process (TensorFlow's default thread pools)

@@ -25,7 +25,7 @@ import os
 import traceback
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
-from keras_initstudy import errors
+from keras_initstudy import errors, runners  # no TensorFlow
 from keras_initstudy.ensemble import grouping  # no TensorFlow
 
 
@@ -41,7 +41,6 @@ def _one_line(e: BaseException) -> str:
 
 def run_one(runner_name: str, cfg, dataset=None) -> str:
     """Trains one config with the named runner and runs its after_run step."""
-    from keras_initstudy import runners
     runner = runners.get(runner_name)
     run_dir = runner.run(cfg, verbose=0, dataset=dataset)
     if runner.after_run is not None:
@@ -61,7 +60,6 @@ def run_group(runner_name: str, cfgs: Sequence, dataset=None) -> List[Union[str,
             return [run_one(runner_name, cfgs[0], dataset)]
         except Exception as e:  # record and go on: one bad run must not end a long sweep
             return [_failure(e)]
-    from keras_initstudy import runners
     try:
         outcomes = runners.get(runner_name).run_all(cfgs, verbose=0, dataset=dataset)
     except Exception as e:  # the whole ensemble stopped: every member failed with it
@@ -87,7 +85,7 @@ class LocalExecutor:
         import keras
         from keras_initstudy import datasets
         loaded = {}
-        for group in grouping.groups(configs, ensemble_size, runner_name):
+        for group in grouping.groups(configs, ensemble_size, runners.ensembles(runner_name)):
             cfg = configs[group[0]]
             try:
                 key = (cfg.data.dataset, cfg.data.data_dir)
@@ -145,7 +143,7 @@ class RayExecutor:
             max_retries=self.max_retries, retry_exceptions=False, name=TASK_NAME)
         threads = max(1, math.floor(self.cpus_per_run))
         pending = {task.remote(runner_name, [configs[i] for i in group], threads): group
-                   for group in grouping.groups(configs, ensemble_size, runner_name)}
+                   for group in grouping.groups(configs, ensemble_size, runners.ensembles(runner_name))}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             group = pending.pop(done[0])

@@ -34,7 +34,7 @@ class EarlyPhaseEndToEndTest(ClassTempDirTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        common = ["--model=lenet_300_100", "--steps=15", "--snapshots=none", "--noweight_images",
+        common = ["--model=mlp", "--width=16", "--steps=15", "--snapshots=none", "--noweight_images",
                   "--nocorrelations", f"--output_dir={cls.out}"]
         cls.sweep_args = ["-m", "keras_initstudy.sweep", "--runner=prune", "--axis=rewind=0it,5it", "--axis=seed=0,1",
                           "--rounds=2", "--experiment=e", "--strategy=global", *common]

@@ -315,8 +315,8 @@ class GroupingTest(parameterized.TestCase):
         cfgs = [config.ExperimentConfig().replace(seed=s) for s in range(2)]
         runners.register("one_at_a_time", "keras_initstudy.config:ExperimentConfig")(lambda: None)
         self.addCleanup(runners.RUNNERS.remove, "one_at_a_time")
-        self.assertEqual(grouping.groups(cfgs, 10, runner_name="one_at_a_time"), [[0], [1]])
-        self.assertEqual(grouping.groups(cfgs, 10, runner_name="prune"), [[0, 1]])
+        self.assertEqual(grouping.groups(cfgs, 10, runners.ensembles("one_at_a_time")), [[0], [1]])
+        self.assertEqual(grouping.groups(cfgs, 10, runners.ensembles("prune")), [[0, 1]])
 
     def test_init_and_data_seeds_count_as_seeds(self):
         base = config.ExperimentConfig()

@@ -1,14 +1,15 @@
 """Which runs can train together as one seed ensemble, and in which groups.
 
 Runs group when they differ only in their seeds (--seed, --init_seed, --data_seed),
-train with a runner registered as able to (runners.register(..., ensembles=True)), use a model whose config says it is `stackable` (a
+train with a runner registered as able to (runners.register(..., ensembles=True): the caller
+says, as runner_stacks), use a model whose config says it is `stackable` (a
 chain of Dense layers: the MLP family) and do not use float16 loss scaling (its scale
 is shared: one member's overflow would skip every member's step). No TensorFlow here:
 sweeps group before anything is imported.
 """
 from typing import Callable, Dict, Hashable, List, Optional, Sequence
 
-from keras_initstudy import errors, runners
+from keras_initstudy import errors
 
 SEED_FIELDS = ("seed", "init_seed", "data_seed")
 
@@ -28,10 +29,11 @@ def default_size(has_gpu: Callable[[], bool] = None) -> int:
     return DEFAULT_SIZE["gpu" if has_gpu() else "cpu"]
 
 
-def why_not(cfg, runner_name: str = "train") -> Optional[str]:
-    """Why `cfg` cannot train in an ensemble, or None if it can."""
-    if not runners.ensembles(runner_name):
-        return f"the {runner_name} runner trains one run at a time"
+def why_not(cfg, runner_stacks: bool = True) -> Optional[str]:
+    """Why `cfg` cannot train in an ensemble, or None if it can. `runner_stacks`: whether its
+    runner trains seeds together (runners.ensembles(name))."""
+    if not runner_stacks:
+        return "its runner trains one run at a time"
     if not getattr(type(cfg.model), "stackable", False):
         return f"model {cfg.model_name} is not a chain of Dense layers"
     if cfg.training.dtype == "mixed_float16":
@@ -44,15 +46,15 @@ def key(cfg) -> Hashable:
     return (type(cfg).__name__, tuple(sorted((k, repr(v)) for k, v in cfg.flat().items() if k not in SEED_FIELDS)))
 
 
-def check_alike(cfgs: Sequence, runner_name: str = "train") -> None:
-    reasons = {why_not(c, runner_name) for c in cfgs} - {None}
+def check_alike(cfgs: Sequence) -> None:
+    reasons = {why_not(c) for c in cfgs} - {None}
     if reasons:
         raise errors.UserError(f"cannot train as an ensemble: {'; '.join(sorted(reasons))}")
     if len({key(c) for c in cfgs}) > 1:
         raise errors.UserError("ensemble members must differ only in their seeds")
 
 
-def groups(cfgs: Sequence, size: int, runner_name: str = "train") -> List[List[int]]:
+def groups(cfgs: Sequence, size: int, runner_stacks: bool = True) -> List[List[int]]:
     """Indices of `cfgs` in groups of at most `size` alike configs (grid order kept within
     a group); a config that cannot join an ensemble is a group of its own."""
     if size < 1:
@@ -60,7 +62,7 @@ def groups(cfgs: Sequence, size: int, runner_name: str = "train") -> List[List[i
     found: List[List[int]] = []
     open_groups: Dict[Hashable, List[int]] = {}
     for i, cfg in enumerate(cfgs):
-        if size == 1 or why_not(cfg, runner_name) is not None:
+        if size == 1 or why_not(cfg, runner_stacks) is not None:
             found.append([i])
             continue
         group = open_groups.get(key(cfg))

@@ -347,7 +347,7 @@ def run_all(cfgs: Sequence[PruneExperimentConfig], verbose: int = 0, dataset: Op
     previous round; its own rewind point, re-initialisation and pre-training), the round
     trained as one ensemble (each mask stacked as its slice: pruned weights stay exactly
     zero in every member), each member writing its own round's files."""
-    grouping.check_alike(cfgs, "prune")
+    grouping.check_alike(cfgs)
     return lifecycle.run(KIND, cfgs, lifecycle.Execution(verbose, ensemble_callbacks=tuple(ensemble_callbacks)),
                          dataset)
 

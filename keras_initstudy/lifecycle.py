@@ -53,7 +53,7 @@ class MemberRun:
 
     index: int
     cfg: config_lib.ExperimentConfig
-    run_dir: str
+    run_dir: rundir.RunDir
     data: datasets.Dataset
 
 
@@ -100,12 +100,12 @@ def run(kind: RunKind, cfgs: Sequence[config_lib.ExperimentConfig], execution: E
         raise ValueError("per-member callbacks need a single run: each member needs its own instances")
     outcomes: Dict[int, Outcome] = {}
     todo: List[int] = []
+    run_dirs = [rundir.path_for(cfg) for cfg in cfgs]
     for i, cfg in enumerate(cfgs):
-        run_dir = rundir.path_for(cfg)
-        if not kind.pending(cfg, run_dir):
-            outcomes[i] = run_dir
-        elif any(run_dir == rundir.path_for(cfgs[j]) for j in todo):
-            raise errors.UserError(f"two members are one run: {run_dir}")
+        if not kind.pending(cfg, run_dirs[i]):
+            outcomes[i] = run_dirs[i]
+        elif any(run_dirs[i] == run_dirs[j] for j in todo):
+            raise errors.UserError(f"two members are one run: {run_dirs[i]}")
         else:
             todo.append(i)
     if todo:
@@ -113,7 +113,7 @@ def run(kind: RunKind, cfgs: Sequence[config_lib.ExperimentConfig], execution: E
         determinism.set_op_determinism(first.training.op_determinism())
         data = member_data(cfgs, todo, dataset)
         schedule = kind.schedule(first, data[todo[0]])
-        members = [MemberRun(i, cfgs[i], rundir.path_for(cfgs[i]), data[i]) for i in todo]
+        members = [MemberRun(i, cfgs[i], run_dirs[i], data[i]) for i in todo]
         prepared = {m.index: kind.prepare(m, schedule) for m in members}
         with contextlib.ExitStack() as locks:
             opened = []
@@ -170,10 +170,11 @@ def member_data(cfgs: Sequence[config_lib.ExperimentConfig], todo: Sequence[int]
 def start_writing(run_dir: str, cfg: config_lib.ExperimentConfig, data: datasets.Dataset) -> None:
     """What every member does first once it holds its lock: clear a killed writer's
     temporaries, then record the settings, the environment and the data sizes."""
+    run_dir = rundir.at(run_dir)
     rundir.remove_stale_temporaries(run_dir)
     rundir.write_settings(run_dir, cfg)
-    rundir.write_json(rundir.at(run_dir).environment, determinism.environment(cfg.training.mechanism()))
-    rundir.write_json(rundir.at(run_dir).data_sizes, data_sizes(data))
+    rundir.write_json(run_dir.environment, determinism.environment(cfg.training.mechanism()))
+    rundir.write_json(run_dir.data_sizes, data_sizes(data))
 
 
 def data_sizes(data: datasets.Dataset) -> dict:

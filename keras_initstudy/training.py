@@ -173,11 +173,12 @@ def build_instrumented(cfg: config_lib.ExperimentConfig, data: datasets.Dataset,
 
 def finish(run_dir: str, model: keras.Model) -> None:
     """The last files of a trained run: the model, summary.json, then DONE; says so."""
-    with rundir.atomic_path(rundir.at(run_dir).model) as tmp:
+    run_dir = rundir.at(run_dir)
+    with rundir.atomic_path(run_dir.model) as tmp:
         model.save(tmp)
-    result = summary.accuracy_summary(callbacks_lib.read_history(rundir.at(run_dir).history))
-    rundir.write_json(rundir.at(run_dir).summary, result)
-    rundir.at(run_dir).mark_done()
+    result = summary.accuracy_summary(callbacks_lib.read_history(run_dir.history))
+    rundir.write_json(run_dir.summary, result)
+    run_dir.mark_done()
     print(f"done: {run_dir}" + (f" (test accuracy: final {result['final_test_accuracy']:.4f}, best "
                                 f"{result['best_test_accuracy']:.4f} at epoch {result['best_test_epoch']:g})"
                                 if result else ""))
@@ -229,9 +230,10 @@ def train_stream(cfg: config_lib.ExperimentConfig, data: datasets.Dataset, a: in
 def recording_callbacks(run_dir: str, cfg: config_lib.ExperimentConfig, steps_per_epoch: int,
                         start: int) -> List[keras.callbacks.Callback]:
     """What every run records after its instruments: TensorBoard, history.csv, then checkpoints (last)."""
-    return [EpochsDoneTensorBoard(log_dir=rundir.at(run_dir).tensorboard, write_graph=False),
-            callbacks_lib.HistoryCSV(rundir.at(run_dir).history, steps_per_epoch, start),
-            callbacks_lib.Checkpoint(rundir.at(run_dir).checkpoints, checkpoint_every(cfg, steps_per_epoch),
+    run_dir = rundir.at(run_dir)
+    return [EpochsDoneTensorBoard(log_dir=run_dir.tensorboard, write_graph=False),
+            callbacks_lib.HistoryCSV(run_dir.history, steps_per_epoch, start),
+            callbacks_lib.Checkpoint(run_dir.checkpoints, checkpoint_every(cfg, steps_per_epoch),
                                      steps_per_epoch)]
 
 

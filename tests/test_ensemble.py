@@ -137,8 +137,8 @@ class EnsembleTest(ClassTempDirTestCase, parameterized.TestCase):
 
     def test_a_diverging_member_does_not_stop_the_others(self):
         cfgs = seed_configs(self.get_temp_dir(), epochs=3, snapshots="none", rmsd_every_steps=0)
-        clean = train_runner.run_all(seed_configs(os.path.join(self.get_temp_dir(), "clean"), epochs=3, snapshots="none",
-                                        rmsd_every_steps=0))
+        clean = train_runner.run_all(seed_configs(os.path.join(self.get_temp_dir(), "clean"), epochs=3,
+                                                  snapshots="none", rmsd_every_steps=0))
         outcomes = train_runner.run_all(cfgs, ensemble_callbacks=[InjectNaN(index=1, at=1)])
         rows = history(outcomes[1])
         self.assertTrue(all(math.isfinite(float(r["loss"])) for r in rows[:1]))

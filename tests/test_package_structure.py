@@ -30,7 +30,8 @@ def imported(name, tree, known):
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
             for a in node.names:
                 if f"{base}.{a.name}" in known:
                     found.add(f"{base}.{a.name}")

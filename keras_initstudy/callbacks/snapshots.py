@@ -55,12 +55,12 @@ def weights_by_path(model: keras.Model, non_trainable: bool = False) -> Dict[str
 class WeightSnapshots(StepCallback):
     def __init__(self, run_dir: str, schedule: Iterable[steps.Step]):
         super().__init__()
-        self.run_dir = run_dir
+        self.run_dir = rundir.at(run_dir)
         self.schedule = {s.iteration: s for s in schedule}
         self.bytes_written: Dict[int, int] = {}
 
     def save(self, step: steps.Step) -> None:
-        path = rundir.at(self.run_dir).snapshot_at(step)
+        path = self.run_dir.snapshot_at(step)
         rundir.write_npz(path, weights_by_path(self.model))
         self.bytes_written[step.iteration] = os.path.getsize(path)
 
@@ -68,7 +68,7 @@ class WeightSnapshots(StepCallback):
         super().on_train_begin(logs)
         # On resume the model holds later weights; the scheduled step was saved by the earlier start.
         if self.step in self.schedule and not os.path.exists(
-                rundir.at(self.run_dir).snapshot_at(self.schedule[self.step])):
+                self.run_dir.snapshot_at(self.schedule[self.step])):
             self.save(self.schedule[self.step])
 
     def acts_at(self, step):

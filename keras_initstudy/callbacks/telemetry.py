@@ -53,7 +53,7 @@ class Telemetry(StepLog):
                  seed: int = 0, flush_every: int = 0, gradient_mode: str = "inference"):
         super().__init__(rundir.at(run_dir).telemetry, rundir.at(run_dir).tensorboard_run("telemetry"), steps_per_epoch,
                          flush_every)
-        self.run_dir, self.kernels, self.end = run_dir, list(kernels.values()), end
+        self.run_dir, self.kernels, self.end = rundir.at(run_dir), list(kernels.values()), end
         self.window, self.eval_every, self.state_every = window, eval_every, state_every
         self.probe_images, self.probe_labels = (tf.constant(x) for x in probe)
         self.test = test
@@ -133,13 +133,13 @@ class Telemetry(StepLog):
         return (step <= self.window and step % self.state_every == 0) or step % self.per_epoch == 0 or step == self.end
 
     def state_path(self, step: int) -> str:
-        return rundir.at(self.run_dir).telemetry_state(step)
+        return self.run_dir.telemetry_state(step)
 
     # -- Keras hooks ----------------------------------------------------------------------------
     def prepare(self) -> None:
         """w(0) (read back on resume) and the tracked entries."""
-        os.makedirs(rundir.at(self.run_dir).telemetry_states, exist_ok=True)
-        initial_path = rundir.at(self.run_dir).telemetry_initial
+        os.makedirs(self.run_dir.telemetry_states, exist_ok=True)
+        initial_path = self.run_dir.telemetry_initial
         if self.step == 0 or not os.path.exists(initial_path):
             self.initial = flat(self.kernels)
             np.save(initial_path, self.initial)
@@ -157,11 +157,11 @@ class Telemetry(StepLog):
         """l2_to_final and cosine_to_final of every kept state, then the states are removed."""
         final = flat(self.kernels)
         rows = []
-        kept = rundir.at(self.run_dir).telemetry_state_steps()
+        kept = self.run_dir.telemetry_state_steps()
         for step in kept:
             l2, cosine = l2_and_cosine(np.load(self.state_path(step)).astype(np.float64), final)
             rows.append({"step": step, "l2_to_final": l2, "cosine_to_final": cosine})
-        rundir.write_rows(rundir.at(self.run_dir).telemetry_final, rows)
+        rundir.write_rows(self.run_dir.telemetry_final, rows)
         with self.writer.as_default():
             for row in rows:
                 tf.summary.scalar("telemetry/l2_to_final", row["l2_to_final"], step=row["step"])

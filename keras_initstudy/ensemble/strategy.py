@@ -70,7 +70,7 @@ class PreparedRun:
 
     cfg: config_lib.ExperimentConfig
     data: datasets.Dataset
-    directory: str
+    directory: rundir.RunDir
     spec: models.ModelSpec
     callbacks: list
     end: steps.Step  # where its training ends
@@ -80,7 +80,7 @@ class PreparedRun:
         """From the directory's last checkpoint, if it has one (as training.fit_into does)."""
         if not self.spec.model.optimizer.built:
             self.spec.model.optimizer.build(self.spec.model.trainable_variables)
-        resumed = callbacks_lib.restore(self.spec.model, rundir.at(self.directory).checkpoints)
+        resumed = callbacks_lib.restore(self.spec.model, self.directory.checkpoints)
         self.start = resumed or self.start
         print(f"resuming {self.directory} at step {self.start}" if resumed else f"training into {self.directory}")
 

@@ -16,7 +16,8 @@ import types
 from typing import Any, Optional
 
 from keras_initstudy import errors, rundir
-from keras_initstudy.figures import blumenfeld2020, frankle2020, jesus2021, lottery, schicho2022  # noqa: F401 (register)
+# importing each paper's module registers its figures
+from keras_initstudy.figures import blumenfeld2020, frankle2020, jesus2021, lottery, schicho2022  # noqa: F401
 from keras_initstudy.figures.registry import FIGURES, Figure, Inputs
 
 

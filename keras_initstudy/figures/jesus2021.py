@@ -96,7 +96,8 @@ def fig2(inputs, options):
     axes[1, 1].set(xscale="log", yscale="log", xlabel="width", ylabel="minimum loss", title="(d) minimum losses")
     axes[1, 1].legend(fontsize=8)
     dataset = ", ".join(sorted(table["dataset"].unique()))
-    fig.suptitle(f"Regimes vs width ({dataset}; divergences found: {int(np.isfinite(times['divergence_epoch']).sum())})")
+    diverged = int(np.isfinite(times["divergence_epoch"]).sum())
+    fig.suptitle(f"Regimes vs width ({dataset}; divergences found: {diverged})")
     fig.tight_layout()
     return fig
 

@@ -52,8 +52,8 @@ def assign_by_name(model: keras.Model, values: dict) -> None:
 def next_masks(cfg: PruneExperimentConfig, run_dir: str, r: int, output_layer: str) -> dict:
     """Round r's masks: round r-1's, pruned by magnitude at the end of round r-1."""
     previous = rundir.at(run_dir).round(r - 1)
-    old = masks_lib.load(rundir.at(previous).mask)
-    final = rundir.read_npz(rundir.at(previous).final_weights)
+    old = masks_lib.load(previous.mask)
+    final = rundir.read_npz(previous.final_weights)
     p = cfg.pruning
     strategy = strategies.STRATEGIES.get(p.strategy)(p.prune_fraction, p.output_fraction(), p.prune_rounding)
     return strategy.prune({n: final[n] for n in old}, old, output_layer)
@@ -117,13 +117,13 @@ def start_round(cfg: PruneExperimentConfig, run_dir: str, r: int, spec, masks: m
         return 0
     initial = {name: variable.numpy() for name, variable in masks.variables.items()}
     if cfg.pruning.reset_optimizer:
-        start = callbacks_lib.load_save_point(spec.model, rundir.at(first).save_points, rewind)
+        start = callbacks_lib.load_save_point(spec.model, first.save_points, rewind)
         if cfg.pruning.rewind_optimizer == "fresh":
             clear_optimizer_buffers(spec.model.optimizer)
     else:  # keep the optimizer where the previous round left it; rewind the weights only
         previous = rundir.at(run_dir).round(r - 1)
         start = training_state.load(spec.model, previous, "final_state")
-        assign_by_name(spec.model, rundir.read_npz(rundir.at(first).snapshot_at(steps.Step(rewind, per_epoch))))
+        assign_by_name(spec.model, rundir.read_npz(first.snapshot_at(steps.Step(rewind, per_epoch))))
     if cfg.pruning.rewind == "torch_default_init":
         assign_torch_default_kernels(cfg, spec)
     masks.apply()
@@ -182,7 +182,7 @@ def train_round(members: Sequence[lifecycle.MemberRun], r: int, branch: Optional
     training on round r's mask and rewind state (into round-NN/branches/NAME/), of every
     member: each prepared as its single run prepares it, trained alone or together as the
     execution says, each finishing its own round."""
-    where = (f"round {r + 1} of {members[0].cfg.pruning.rounds} ({os.path.basename(rundir.at(members[0].run_dir).round(r))})"
+    where = (f"round {r + 1} of {members[0].cfg.pruning.rounds} ({os.path.basename(members[0].run_dir.round(r))})"
              if branch is None else f"round {r}, branch {branch}")
     print(where + (f": {len(members)} runs together" if len(members) > 1 and execution.together else ""))
     keras.backend.clear_session()
@@ -217,13 +217,13 @@ def prepare_round(member: lifecycle.MemberRun, r: int, branch: Optional[str], sc
     it first where asked), and lists its instruments."""
     cfg, run_dir, data = member.cfg, member.run_dir, member.data
     per_epoch, end, rewind = schedule.per_epoch, schedule.end, schedule.rewind
-    directory = rundir.at(run_dir).round(r) if branch is None else rundir.at(run_dir).round(r).branch(branch)
+    directory = run_dir.round(r) if branch is None else run_dir.round(r).branch(branch)
     spec = training.build(cfg, data.info, per_epoch)  # w(0): the same draw every round
     masks = masks_lib.Masks.attach(spec, include_biases=cfg.pruning.prune_biases)
     round_masks(cfg, run_dir, r, masks, spec.output)
     pretrained = cfg.pruning.pretrain != "none"
     if pretrained and (r == 0 or cfg.pruning.sparse_pretrain):
-        pretraining.pretrain(cfg, rundir.at(run_dir).pretraining(r), spec, masks, data, verbose)
+        pretraining.pretrain(cfg, run_dir.pretraining(r), spec, masks, data, verbose)
         start = rewind  # open_lth's protocol: the main training starts at step = pre-training's length
         spec.model.optimizer.build(spec.model.trainable_variables)
         spec.model.optimizer.iterations.assign(start)
@@ -240,7 +240,7 @@ def prepare_round(member: lifecycle.MemberRun, r: int, branch: Optional[str], sc
                                                   telemetry=r == 0 and branch is None)
     if r == 0:  # the rewind point, as start_round reads it: complete state, or the weights alone
         measurements.append(
-            callbacks_lib.SavePoints(rundir.at(directory).save_points, [rewind]) if cfg.pruning.reset_optimizer
+            callbacks_lib.SavePoints(directory.save_points, [rewind]) if cfg.pruning.reset_optimizer
             else callbacks_lib.WeightSnapshots(directory, [steps.Step(rewind, per_epoch)]))
     return RoundPlan(strategy.PreparedRun(cfg, data, directory, spec, measurements, round_end, start), masks, r,
                      branch)
@@ -250,12 +250,12 @@ def finish_round(plan: RoundPlan) -> None:
     """A trained round's last files: final weights (and optimizer), round.json, DONE."""
     run = plan.run
     model = run.spec.model
-    rundir.write_npz(rundir.at(run.directory).final_weights, weights_by_path(model))
+    rundir.write_npz(run.directory.final_weights, weights_by_path(model))
     if not run.cfg.pruning.reset_optimizer and plan.branch is None:
         training_state.save(model, run.directory, "final_state", run.end.iteration)
     record = round_record(plan.r, run.directory, plan.masks, model, run.cfg, run.data, run.start, run.end)
-    rundir.write_json(rundir.at(run.directory).round_record, {"branch": plan.branch or "trunk", **record})
-    rundir.at(run.directory).mark_done()
+    rundir.write_json(run.directory.round_record, {"branch": plan.branch or "trunk", **record})
+    run.directory.mark_done()
 
 
 def round_record(r: int, directory: str, masks: masks_lib.Masks, model: keras.Model, cfg: PruneExperimentConfig,
@@ -304,10 +304,10 @@ class PruneKind(lifecycle.RunKind):
         """Reopens a finished run asked for new branches (same instruments only)."""
         cfg, run_dir = member.cfg, member.run_dir
         pending = pending_branches(cfg, run_dir)
-        if pending and rundir.at(run_dir).is_done():  # a finished run asked for new branches: only they train
+        if pending and run_dir.is_done():  # a finished run asked for new branches: only they train
             lifecycle.check_instruments(cfg, run_dir, "add branches")
             print(f"{run_dir}: adding branches {', '.join(sorted({name for _, name in pending}))}")
-            rundir.at(run_dir).clear_done()
+            run_dir.clear_done()
         elif lifecycle.already_done(cfg, run_dir):  # finished by the process we waited for
             return False
         lifecycle.start_writing(run_dir, cfg, member.data)
@@ -317,14 +317,14 @@ class PruneKind(lifecycle.RunKind):
               execution: lifecycle.Execution) -> None:
         """Round by round, the members whose round is not done; then each branch asked for."""
         for r in range(members[0].cfg.pruning.rounds if members else 0):
-            need = [m for m in members if not rundir.at(m.run_dir).round(r).is_done()]
+            need = [m for m in members if not m.run_dir.round(r).is_done()]
             if len(need) < len(members):
                 logging.info("round %d already done", r)
             if need:
                 train_round(need, r, None, schedule, execution)
-        for r, name in dict.fromkeys(p for m in members for p in pending_branches(m.cfg, m.run_dir)):  # cfg order
-            train_round([m for m in members if (r, name) in pending_branches(m.cfg, m.run_dir)], r, name, schedule,
-                        execution)
+        pending = {m.index: pending_branches(m.cfg, m.run_dir) for m in members}
+        for r, name in dict.fromkeys(p for m in members for p in pending[m.index]):  # in --branches order
+            train_round([m for m in members if (r, name) in pending[m.index]], r, name, schedule, execution)
 
     def close(self, member: lifecycle.MemberRun, prepared: Any) -> None:
         close_run(member.run_dir)
@@ -354,9 +354,10 @@ def run_all(cfgs: Sequence[PruneExperimentConfig], verbose: int = 0, dataset: Op
 
 def close_run(run_dir: str) -> None:
     """Every round and branch trained: the summary table, then DONE."""
+    run_dir = rundir.at(run_dir)
     summary = run_summary(run_dir)
-    rundir.write_table(summary, rundir.at(run_dir).summary_table)
-    rundir.at(run_dir).mark_done()
+    rundir.write_table(summary, run_dir.summary_table)
+    run_dir.mark_done()
     print("\n".join([f"done: {run_dir}", *summary_lines(summary)]))
 
 
@@ -373,22 +374,21 @@ def summary_lines(summary: pd.DataFrame) -> List[str]:
     return lines
 
 
-def _record(directory: str) -> Optional[dict]:
-    if not os.path.exists(rundir.at(directory).round_record):
+def _record(directory: rundir.RunDir) -> Optional[dict]:
+    if not os.path.exists(directory.round_record):
         return None
-    with open(rundir.at(directory).round_record, encoding="utf-8") as f:
+    with open(directory.round_record, encoding="utf-8") as f:
         return {"branch": "trunk", **json.load(f)}
 
 
 def run_summary(run_dir: str) -> pd.DataFrame:
     """One row per finished round (branch "trunk") and per finished branch of a round
     (branch NAME), from their round.json files."""
-    rows = []
-    r = 0
-    while (record := _record(rundir.at(run_dir).round(r))) is not None:
+    run_dir, rows, r = rundir.at(run_dir), [], 0
+    while (record := _record(run_dir.round(r))) is not None:
         rows.append(record)
-        for name in rundir.at(run_dir).round(r).branch_names():
-            found = _record(rundir.at(run_dir).round(r).branch(name))
+        for name in run_dir.round(r).branch_names():
+            found = _record(run_dir.round(r).branch(name))
             if found is not None:
                 rows.append(found)
         r += 1

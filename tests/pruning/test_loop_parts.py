@@ -20,8 +20,8 @@ import pandas as pd
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from keras_initstudy import (callbacks as callbacks_lib, errors, initializers, lifecycle, rundir, seeds, steps, training,
-                             training_state)
+from keras_initstudy import (callbacks as callbacks_lib, errors, initializers, lifecycle, rundir, seeds, steps,
+                             training, training_state)
 from keras_initstudy.callbacks.checkpoint import step_name
 from keras_initstudy.callbacks.snapshots import weights_by_path
 from keras_initstudy.datasets import base
@@ -367,7 +367,8 @@ class PlanTest(LoopTestCase):
         self.previous_round(run_dir, 0, biases=True)
         saved = self.state(cfg, rundir.at(run_dir).round(0).save_points, step_name(2), 2, 1.0)
         plan = self.plan(cfg, 1)
-        self.assertEqual((plan.run.start, plan.run.end.iteration, plan.run.directory), (2, 6, rundir.at(run_dir).round(1)))
+        self.assertEqual((plan.run.start, plan.run.end.iteration, plan.run.directory),
+                         (2, 6, rundir.at(run_dir).round(1)))
         self.assertEqual(self.kinds(plan), ["WeightSnapshots"])
         self.assertIn("hidden_1/bias", plan.masks.variables)
         masks = plan.masks.numpy()
@@ -579,7 +580,8 @@ class TinyLoopTest(LoopTestCase):
         lines = out.getvalue().splitlines()
         self.assertEqual(lines[:5],  # progress lines only: no progress bars at verbose=0
                          ["round 1 of 2 (round-00)", f"training into {rundir.at(run_dir).round(0)}",
-                          "round 2 of 2 (round-01)", f"training into {rundir.at(run_dir).round(1)}", f"done: {run_dir}"])
+                          "round 2 of 2 (round-01)", f"training into {rundir.at(run_dir).round(1)}",
+                          f"done: {run_dir}"])
         # then each round's remaining weights and test accuracy (issue 24.7)
         table = pd.read_csv(rundir.at(run_dir).summary_table + ".csv")
         self.assertEqual(lines[5], "  round  branch          weights remaining      test accuracy (best)")
